@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -17,11 +18,11 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code sdj info FILE.safetensors}: what a weights file holds. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "List a .safetensors file's tensors (name, dtype, shape, bytes), its metadata and totals.")
+        description = "List each .safetensors file's tensors (name, dtype, shape, bytes), its metadata and totals.")
 public final class InfoCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "FILE", description = "a .safetensors file")
-    Path file;
+    @Parameters(paramLabel = "FILE", arity = "1..*", description = "one or more .safetensors files")
+    List<Path> files;
 
     @Option(names = "--summary", description = "print only the totals, not every tensor")
     boolean summary;
@@ -32,6 +33,14 @@ public final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        for (int i = 0; i < files.size(); i++) {
+            if (i > 0) out.println();
+            print(files.get(i), out);
+        }
+        return 0;
+    }
+
+    private void print(Path file, PrintWriter out) throws Exception {
         try (SafeTensorsFile st = SafeTensorsFile.open(file)) {
             Map<DType, long[]> byDtype = new EnumMap<>(DType.class); // dtype -> {tensors, elements, bytes}
             long elements = 0, bytes = 0;
@@ -59,7 +68,6 @@ public final class InfoCommand implements Callable<Integer> {
                 st.metadata().forEach((k, v) -> out.printf("  %s = %s%n", k, v.length() > 200 ? v.substring(0, 200) + "…" : v));
             }
         }
-        return 0;
     }
 
     static String human(long bytes) {
