@@ -1,0 +1,182 @@
+package dev.sdj.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Elementwise activations on float arrays, Vector API main loops with scalar tails. Each
+ * activation has a scalar form (the tail, and the documentation of the formula) and a vector form
+ * of the same formula; the two agree to an ulp or so (the vector EXP/TANH are within 1 ulp).
+ */
+final class CpuActivations {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Elements per parallel piece: big enough that a task outweighs its scheduling. */
+    static final int GRAIN = 1 << 14;
+
+    private static final float SQRT1_2 = 0.70710678118654752440f;
+    /** √(2/π), PyTorch's kBeta = M_SQRT2 · M_2_SQRTPI · 0.5. */
+    private static final float GELU_TANH_BETA = 0.79788456080286535588f;
+    private static final float GELU_TANH_KAPPA = 0.044715f;
+    private static final float QUICK_GELU_ALPHA = 1.702f;
+
+    private CpuActivations() {}
+
+    // ---- SiLU: x · σ(x) = x / (1 + e^−x) ----
+
+    static void silu(float[] x, float[] y) {
+        Parallel.forRange(x.length, GRAIN, (s, e) -> silu(x, y, s, e));
+    }
+
+    static void silu(float[] x, float[] y, int from, int to) {
+        int i = from;
+        for (int upper = from + S.loopBound(to - from); i < upper; i += S.length()) {
+            silu(FloatVector.fromArray(S, x, i)).intoArray(y, i);
+        }
+        for (; i < to; i++) y[i] = silu(x[i]);
+    }
+
+    static float silu(float v) {
+        return v / (1f + (float) Math.exp(-v));
+    }
+
+    static FloatVector silu(FloatVector v) {
+        return v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+    }
+
+    // ---- QuickGELU (OpenAI CLIP): x · σ(1.702 x) ----
+
+    static void quickGelu(float[] x, float[] y) {
+        Parallel.forRange(x.length, GRAIN, (s, e) -> {
+            int i = s;
+            for (int upper = s + S.loopBound(e - s); i < upper; i += S.length()) {
+                FloatVector v = FloatVector.fromArray(S, x, i);
+                v.div(v.mul(-QUICK_GELU_ALPHA).lanewise(VectorOperators.EXP).add(1f)).intoArray(y, i);
+            }
+            for (; i < e; i++) y[i] = x[i] / (1f + (float) Math.exp(-QUICK_GELU_ALPHA * x[i]));
+        });
+    }
+
+    // ---- GELU, tanh approximation: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) ----
+
+    static void geluTanh(float[] x, float[] y) {
+        Parallel.forRange(x.length, GRAIN, (s, e) -> {
+            int i = s;
+            for (int upper = s + S.loopBound(e - s); i < upper; i += S.length()) {
+                FloatVector v = FloatVector.fromArray(S, x, i);
+                FloatVector inner = v.mul(v).mul(v).mul(GELU_TANH_KAPPA).add(v).mul(GELU_TANH_BETA);
+                // 0.5·x first, as PyTorch orders it: x · 2 would overflow for x near Float.MAX_VALUE.
+                v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(y, i);
+            }
+            for (; i < e; i++) {
+                float v = x[i];
+                float inner = GELU_TANH_BETA * (v + GELU_TANH_KAPPA * v * v * v);
+                y[i] = 0.5f * v * (1f + (float) Math.tanh(inner));
+            }
+        });
+    }
+
+    // ---- GELU, exact: 0.5 x (1 + erf(x / √2)) ----
+
+    static void geluErf(float[] x, float[] y) {
+        Parallel.forRange(x.length, GRAIN, (s, e) -> {
+            int i = s;
+            for (int upper = s + S.loopBound(e - s); i < upper; i += S.length()) {
+                geluErf(FloatVector.fromArray(S, x, i)).intoArray(y, i);
+            }
+            for (; i < e; i++) y[i] = geluErf(x[i]);
+        });
+    }
+
+    /** diffusers' GEGLU: rows of 2C → hidden[:C] · gelu(gate[C:]), exact GELU. */
+    static void geglu(float[] x, int rows, int c, float[] y) {
+        Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, c)), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int in = r * 2 * c, out = r * c, j = 0;
+                for (int upper = S.loopBound(c); j < upper; j += S.length()) {
+                    FloatVector hidden = FloatVector.fromArray(S, x, in + j);
+                    FloatVector gate = FloatVector.fromArray(S, x, in + c + j);
+                    hidden.mul(geluErf(gate)).intoArray(y, out + j);
+                }
+                for (; j < c; j++) y[out + j] = x[in + j] * geluErf(x[in + c + j]);
+            }
+        });
+    }
+
+    /*
+     * erf in float, Norbert Juffa's minimax approximation (max error < 1 ulp over all floats):
+     * for |a| ≤ 0.9277, erf(a) = a + a·P(a²); above, erfc(|a|) = exp(R(|a|)) with R a polynomial
+     * (R ≈ −a² for large |a|), erf = ±(1 − erfc). GELU needs 1 + erf(a), which for negative a is
+     * erfc(|a|) = exp(R) itself, so that is used directly. The approximation is tuned for erf, so
+     * in GELU's negative tail the error is absolute (~1e-7 · |x|, like PyTorch's 1 + erf), not
+     * relative to the tiny result.
+     */
+    private static final float ERF_SPLIT = 0.927734375f;
+
+    static float geluErf(float x) {
+        return 0.5f * x * onePlusErf(x * SQRT1_2);
+    }
+
+    static float erf(float a) {
+        float t = Math.abs(a);
+        if (t <= ERF_SPLIT) return erfSmall(a, a * a);
+        return Math.copySign(1f - (float) Math.exp(erfcExponent(t, a * a)), a);
+    }
+
+    private static float onePlusErf(float a) {
+        float t = Math.abs(a);
+        if (t <= ERF_SPLIT) return 1f + erfSmall(a, a * a);
+        float erfc = (float) Math.exp(erfcExponent(t, a * a));
+        return a < 0 ? erfc : 2f - erfc;
+    }
+
+    private static float erfSmall(float a, float s) {
+        float r = -5.96761703e-4f;
+        r = Math.fma(r, s, 4.99119423e-3f);
+        r = Math.fma(r, s, -2.67681349e-2f);
+        r = Math.fma(r, s, 1.12819925e-1f);
+        r = Math.fma(r, s, -3.76125336e-1f);
+        r = Math.fma(r, s, 1.28379166e-1f);
+        return Math.fma(r, a, a);
+    }
+
+    /** R(t) with erfc(t) = exp(R(t)) for t > 0.9277; s = t². */
+    private static float erfcExponent(float t, float s) {
+        float r = Math.fma(-1.72853470e-5f, t, 3.83197126e-4f);
+        float u = Math.fma(-3.88396438e-3f, t, 2.42546219e-2f);
+        r = Math.fma(r, s, u);
+        r = Math.fma(r, t, -1.06777877e-1f);
+        r = Math.fma(r, t, -6.34846687e-1f);
+        r = Math.fma(r, t, -1.28717512e-1f);
+        return Math.fma(r, t, -t);
+    }
+
+    /** The vector form of {@link #geluErf(float)}: both branches are computed, then blended. */
+    static FloatVector geluErf(FloatVector x) {
+        FloatVector a = x.mul(SQRT1_2);
+        FloatVector t = a.abs();
+        FloatVector s = a.mul(a);
+
+        FloatVector p = FloatVector.broadcast(S, -5.96761703e-4f);
+        p = p.fma(s, FloatVector.broadcast(S, 4.99119423e-3f));
+        p = p.fma(s, FloatVector.broadcast(S, -2.67681349e-2f));
+        p = p.fma(s, FloatVector.broadcast(S, 1.12819925e-1f));
+        p = p.fma(s, FloatVector.broadcast(S, -3.76125336e-1f));
+        p = p.fma(s, FloatVector.broadcast(S, 1.28379166e-1f));
+        FloatVector small = p.fma(a, a).add(1f);
+
+        FloatVector r = FloatVector.broadcast(S, -1.72853470e-5f).fma(t, FloatVector.broadcast(S, 3.83197126e-4f));
+        FloatVector u = FloatVector.broadcast(S, -3.88396438e-3f).fma(t, FloatVector.broadcast(S, 2.42546219e-2f));
+        r = r.fma(s, u);
+        r = r.fma(t, FloatVector.broadcast(S, -1.06777877e-1f));
+        r = r.fma(t, FloatVector.broadcast(S, -6.34846687e-1f));
+        r = r.fma(t, FloatVector.broadcast(S, -1.28717512e-1f));
+        r = r.fma(t, t.neg());
+        FloatVector erfc = r.lanewise(VectorOperators.EXP);
+        FloatVector large = erfc.blend(erfc.neg().add(2f), a.compare(VectorOperators.GE, 0f));
+
+        VectorMask<Float> isSmall = t.compare(VectorOperators.LE, ERF_SPLIT);
+        return x.mul(0.5f).mul(large.blend(small, isSmall));
+    }
+}
