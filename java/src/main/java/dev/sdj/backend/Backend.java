@@ -9,8 +9,10 @@ import dev.sdj.core.Tensor;
  * ops (linear, norms, softmax, activations) treat a tensor as rows of its last dimension.
  *
  * <p>The CPU backend ({@code cpu.CpuBackend}) is the reference every other backend is tested
- * against. Shapes are checked on entry and a mismatch throws {@link IllegalArgumentException}
- * naming the op and both shapes.
+ * against. Every backend checks on entry, and throws {@link IllegalArgumentException} naming the op
+ * and the shapes, when: shapes do not fit; an input is not in the backend's compute dtype (bring
+ * it in with {@link #upload}); an image op gets a layout other than NHWC, or conv2d a weight other
+ * than OHWI (see {@link #convWeight}).
  */
 public interface Backend extends AutoCloseable {
 
@@ -43,7 +45,8 @@ public interface Backend extends AutoCloseable {
 
     /**
      * GroupNorm over an NHWC tensor (N, H, W, C) with {@code groups} groups of C/groups channels,
-     * statistics over (H, W, channels of the group); gamma, beta (C). With {@code silu} the
+     * statistics over (H, W, channels of the group); gamma, beta (C), required (every GroupNorm
+     * in SD is affine). With {@code silu} the
      * result passes through SiLU (diffusers' norm → act pairs).
      */
     Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu);
