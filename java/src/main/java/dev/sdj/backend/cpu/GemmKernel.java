@@ -1,0 +1,181 @@
+package dev.sdj.backend.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The register-blocked GEMM micro-kernel and the B packing it reads. An MR×NR tile of C lives in
+ * 2·MR vector registers (12 of the 32 zmm registers with AVX-512, NR = 32 floats); each depth
+ * step loads two vectors of packed B, broadcasts MR packed A values and issues 2·MR independent
+ * FMAs, which keeps both FMA pipes busy (FMA latency 4 × 2 pipes needs at least 8 chains).
+ * Packed panels are float[] so the loop is two array streams whose bounds checks C2 hoists.
+ */
+final class GemmKernel {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Floats per vector: 16 with AVX-512, 8 with AVX2. */
+    static final int VL = S.length();
+    /** Rows of a micro-tile (broadcast A values). */
+    static final int MR = 6;
+    /** Columns of a micro-tile: two vectors. */
+    static final int NR = 2 * VL;
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private GemmKernel() {}
+
+    /**
+     * tile[to + r·NR + j] = Σp ap[ao + p·MR + r] · bp[bo + p·NR + j]: one MR×NR product of packed
+     * micro-panels (zero-padded to full MR and NR, so the loop never branches). The tile goes to
+     * a small array rather than straight to C: an epilogue inlined six times (alpha, beta, bias,
+     * masks, MemorySegment) blows C2's inlining budget, after which the vector operations are no
+     * longer intrinsified and the kernel runs ten times slower. {@link #update} finishes the job.
+     */
+    static void kernel(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int to) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int b = bo + p * NR, a = ao + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, b), b1 = FloatVector.fromArray(S, bp, b + VL);
+            FloatVector a0 = FloatVector.broadcast(S, ap[a + 0]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            FloatVector a1 = FloatVector.broadcast(S, ap[a + 1]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            FloatVector a2 = FloatVector.broadcast(S, ap[a + 2]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            FloatVector a3 = FloatVector.broadcast(S, ap[a + 3]);
+            c30 = a3.fma(b0, c30);
+            c31 = a3.fma(b1, c31);
+            FloatVector a4 = FloatVector.broadcast(S, ap[a + 4]);
+            c40 = a4.fma(b0, c40);
+            c41 = a4.fma(b1, c41);
+            FloatVector a5 = FloatVector.broadcast(S, ap[a + 5]);
+            c50 = a5.fma(b0, c50);
+            c51 = a5.fma(b1, c51);
+        }
+        c00.intoArray(tile, to + 0 * NR);
+        c01.intoArray(tile, to + 0 * NR + VL);
+        c10.intoArray(tile, to + 1 * NR);
+        c11.intoArray(tile, to + 1 * NR + VL);
+        c20.intoArray(tile, to + 2 * NR);
+        c21.intoArray(tile, to + 2 * NR + VL);
+        c30.intoArray(tile, to + 3 * NR);
+        c31.intoArray(tile, to + 3 * NR + VL);
+        c40.intoArray(tile, to + 4 * NR);
+        c41.intoArray(tile, to + 4 * NR + VL);
+        c50.intoArray(tile, to + 5 * NR);
+        c51.intoArray(tile, to + 5 * NR + VL);
+    }
+
+    /**
+     * C tile (mv ≤ MR rows, nv ≤ NR columns at element cIdx, ldc) = alpha · tile + beta · C
+     * (+ bias[jb …]) on the first K block, C += alpha · tile on later ones. One straight loop with
+     * no FloatVector crossing a call: a vector passed to a method C2 does not inline is boxed,
+     * and that alone once cost as much as the micro-kernel.
+     */
+    static void update(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, int nv,
+                       float alpha, float beta, boolean first, float[] bias, int jb) {
+        // beta == 0 on the first K block: C is write-only, so NaN or garbage there never leaks in.
+        boolean readC = !first || beta != 0;
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, first ? beta : 1f);
+        boolean addBias = first && bias != null;
+        FloatVector bias0 = addBias ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = addBias ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
+        if (nv == NR) {
+            for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
+                FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+                if (readC) {
+                    v0 = FloatVector.fromMemorySegment(S, c, row, LE).fma(cScale, v0);
+                    v1 = FloatVector.fromMemorySegment(S, c, row + second, LE).fma(cScale, v1);
+                }
+                v0.intoMemorySegment(c, row, LE);
+                v1.intoMemorySegment(c, row + second, LE);
+            }
+        } else {
+            // Right edge: masked lanes are neither read nor written (C may end right there).
+            VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
+            boolean two = nv > VL;
+            for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
+                FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+                if (readC) v0 = FloatVector.fromMemorySegment(S, c, row, LE, m0).fma(cScale, v0);
+                v0.intoMemorySegment(c, row, LE, m0);
+                if (two) {
+                    FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+                    if (readC) v1 = FloatVector.fromMemorySegment(S, c, row + second, LE, m1).fma(cScale, v1);
+                    v1.intoMemorySegment(c, row + second, LE, m1);
+                }
+            }
+        }
+    }
+
+    /**
+     * dst[dOff + p·MR + r] = src[sOff + r·kc + p] for r &lt; rows, 0 for rows ≤ r &lt; MR: row-major
+     * rows (copied in bulk from wherever A lives) into the micro-kernel's A order. Reading a
+     * MemorySegment element by element here is 3–6× slower than this two-step copy.
+     */
+    static void interleave(float[] src, int sOff, int kc, int rows, float[] dst, int dOff) {
+        if (rows == MR) {
+            int s0 = sOff, s1 = s0 + kc, s2 = s1 + kc, s3 = s2 + kc, s4 = s3 + kc, s5 = s4 + kc;
+            for (int p = 0, d = dOff; p < kc; p++, d += MR) {
+                dst[d] = src[s0 + p];
+                dst[d + 1] = src[s1 + p];
+                dst[d + 2] = src[s2 + p];
+                dst[d + 3] = src[s3 + p];
+                dst[d + 4] = src[s4 + p];
+                dst[d + 5] = src[s5 + p];
+            }
+            return;
+        }
+        for (int p = 0, d = dOff; p < kc; p++, d += MR) {
+            for (int r = 0; r < rows; r++) dst[d + r] = src[sOff + r * kc + p];
+            for (int r = rows; r < MR; r++) dst[d + r] = 0;
+        }
+    }
+
+    /**
+     * Packs depth p0 … p0+kc−1 and columns j0 … j0+cols−1 (cols ≤ NR) of op(B) into
+     * dst[dOff + p·NR + j], zero-padding columns cols … NR−1. B is k×n (ldb) or, with transB,
+     * n×k (weights stored out×in, as Linear and Conv2d keep them); the transposed case copies
+     * each column's run in bulk to scratch (NR·kc floats) first.
+     */
+    static void packB(float[] dst, int dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0, int cols,
+                      float[] scratch) {
+        if (!transB) {
+            if (cols == NR) {
+                // Row p of the panel is NR contiguous floats of B's row p0 + p: two vector copies.
+                for (int p = 0; p < kc; p++) {
+                    long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
+                    int d = dOff + p * NR;
+                    FloatVector.fromMemorySegment(S, b, s, LE).intoArray(dst, d);
+                    FloatVector.fromMemorySegment(S, b, s + (long) VL * Float.BYTES, LE).intoArray(dst, d + VL);
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    int d = dOff + p * NR;
+                    MemorySegment.copy(b, Gemm.F, (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES, dst, d, cols);
+                    for (int j = cols; j < NR; j++) dst[d + j] = 0;
+                }
+            }
+            return;
+        }
+        for (int j = 0; j < cols; j++) {
+            MemorySegment.copy(b, Gemm.F, (bOff + (long) (j0 + j) * ldb + p0) * Float.BYTES, scratch, j * kc, kc);
+        }
+        for (int p = 0; p < kc; p++) {
+            int d = dOff + p * NR;
+            for (int j = 0; j < cols; j++) dst[d + j] = scratch[j * kc + p];
+            for (int j = cols; j < NR; j++) dst[d + j] = 0;
+        }
+    }
+}
