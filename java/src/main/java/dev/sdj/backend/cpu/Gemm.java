@@ -67,12 +67,17 @@ public final class Gemm {
         private final long off;
         private final int lda;
         private final boolean trans;
+        /** The backing array when A is a heap float[] segment (then read directly), else null. */
+        private final float[] heap;
+        private final long heapStart;
 
         MatrixA(MemorySegment a, long off, int lda, boolean trans) {
             this.a = a;
             this.off = off;
             this.lda = lda;
             this.trans = trans;
+            this.heap = heapFloats(a);
+            this.heapStart = heap == null ? 0 : heapIndex(a);
         }
 
         @Override
@@ -82,17 +87,39 @@ public final class Gemm {
                 for (int p = 0; p < kc; p++) {
                     long s = off + (long) (p0 + p) * lda + i0;
                     int d = dOff + p * MR;
-                    MemorySegment.copy(a, F, s * Float.BYTES, buf, d, rows);
+                    if (heap != null) {
+                        System.arraycopy(heap, (int) (heapStart + s), buf, d, rows);
+                    } else {
+                        for (int r = 0; r < rows; r++) buf[d + r] = a.getAtIndex(F, s + r);
+                    }
                     for (int r = rows; r < MR; r++) buf[d + r] = 0;
                 }
                 return;
             }
-            // Bulk-copy the row runs (heap or native alike), then interleave from the array.
-            for (int r = 0; r < rows; r++) {
-                MemorySegment.copy(a, F, (off + (long) (i0 + r) * lda + p0) * Float.BYTES, buf, sOff + r * kc, kc);
+            long first = off + (long) i0 * lda + p0;
+            if (heap != null) {
+                // A heap A is interleaved in place: no copy, no per-call overhead for short rows.
+                GemmKernel.interleave(heap, (int) (heapStart + first), lda, kc, rows, buf, dOff);
+                return;
             }
-            GemmKernel.interleave(buf, sOff, kc, rows, buf, dOff);
+            // Native or mapped A: bulk-copy the row runs to scratch, then interleave from the array.
+            for (int r = 0; r < rows; r++) {
+                MemorySegment.copy(a, F, (first + (long) r * lda) * Float.BYTES, buf, sOff + r * kc, kc);
+            }
+            GemmKernel.interleave(buf, sOff, kc, kc, rows, buf, dOff);
         }
+    }
+
+    /** The float[] behind a heap segment made from one (MemorySegment.ofArray), else null. */
+    static float[] heapFloats(MemorySegment s) {
+        Object base = s.heapBase().orElse(null);
+        return base instanceof float[] f && s.address() % Float.BYTES == 0 ? f : null;
+    }
+
+    /** For a segment {@link #heapFloats} accepts: the array index of its element 0. */
+    static long heapIndex(MemorySegment s) {
+        // A heap segment's address is its byte offset into the backing array.
+        return s.address() / Float.BYTES;
     }
 
     // ---- buffers ---------------------------------------------------------------------------
@@ -164,11 +191,20 @@ public final class Gemm {
                     macro(0, m, 0, nPanels, jc, ncw, ncPad, k, kcMax, alpha, aPacker, bp, beta, biasPad, c, cOff, ldc);
                     continue;
                 }
-                // Cut the output in about 4·threads pieces: over rows when there are enough MR
-                // panels (each piece packs only its own A rows), else over B panels as well.
+                // Cut the output over rows in about 4·threads pieces (each packs only its own A
+                // rows) when there are enough of them; for a short A (m ≤ 192, e.g. 77 text
+                // tokens) rows would leave each B micro-panel used by one or two A panels only, so
+                // cut over B panels instead, in just one piece per thread: each piece packs all of
+                // A, which is cheap once but not eight times.
                 int want = Parallel.threads() * 4;
-                int mSplit = Math.min(mPanels, want);
-                int nSplit = Math.max(1, Math.min(nPanels, want / mSplit));
+                int mSplit, nSplit;
+                if (mPanels >= 4 * want || nPanels == 1) {
+                    mSplit = Math.min(mPanels, want);
+                    nSplit = 1;
+                } else {
+                    nSplit = Math.min(nPanels, Parallel.threads());
+                    mSplit = Math.max(1, Math.min(mPanels, Parallel.threads() / nSplit));
+                }
                 Parallel.forRange(mSplit * nSplit, 1, (s, e) -> {
                     for (int t = s; t < e; t++) {
                         int im = t / nSplit, in = t % nSplit;
@@ -228,7 +264,11 @@ public final class Gemm {
                         int cols = Math.min(NR, ncw - col);
                         for (int ip = 0; ip < aPanels; ip++) {
                             int r0 = ic + ip * MR;
-                            GemmKernel.kernel(ap, ip * MR * kc, bp, bBlock + jp * kc * NR, kc, ap, tile);
+                            if (cols > GemmKernel.VL) {
+                                GemmKernel.kernel(ap, ip * MR * kc, bp, bBlock + jp * kc * NR, kc, ap, tile);
+                            } else {
+                                GemmKernel.kernelHalf(ap, ip * MR * kc, bp, bBlock + jp * kc * NR, kc, ap, tile);
+                            }
                             GemmKernel.update(ap, tile, c, cOff + (long) r0 * ldc + jc + col, ldc, Math.min(MR, i1 - r0), cols,
                                     alpha, bt, first, bias, jc + col);
                         }

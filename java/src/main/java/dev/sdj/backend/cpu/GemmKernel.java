@@ -77,6 +77,35 @@ final class GemmKernel {
     }
 
     /**
+     * The same for a right-edge panel of at most VL columns: only the first vector of each packed B
+     * row is used (the rest is zero padding), which halves the work there (n = 77 → 32 + 32 + 13).
+     */
+    static void kernelHalf(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int to) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = FloatVector.zero(S);
+        FloatVector c2 = FloatVector.zero(S);
+        FloatVector c3 = FloatVector.zero(S);
+        FloatVector c4 = FloatVector.zero(S);
+        FloatVector c5 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int a = ao + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo + p * NR);
+            c0 = FloatVector.broadcast(S, ap[a + 0]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, ap[a + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, ap[a + 2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, ap[a + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, ap[a + 4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, ap[a + 5]).fma(b0, c5);
+        }
+        c0.intoArray(tile, to + 0 * NR);
+        c1.intoArray(tile, to + 1 * NR);
+        c2.intoArray(tile, to + 2 * NR);
+        c3.intoArray(tile, to + 3 * NR);
+        c4.intoArray(tile, to + 4 * NR);
+        c5.intoArray(tile, to + 5 * NR);
+    }
+
+    /**
      * C tile (mv ≤ MR rows, nv ≤ NR columns at element cIdx, ldc) = alpha · tile + beta · C
      * (+ bias[jb …]) on the first K block, C += alpha · tile on later ones. One straight loop with
      * no FloatVector crossing a call: a vector passed to a method C2 does not inline is boxed,
@@ -120,13 +149,14 @@ final class GemmKernel {
     }
 
     /**
-     * dst[dOff + p·MR + r] = src[sOff + r·kc + p] for r &lt; rows, 0 for rows ≤ r &lt; MR: row-major
-     * rows (copied in bulk from wherever A lives) into the micro-kernel's A order. Reading a
-     * MemorySegment element by element here is 3–6× slower than this two-step copy.
+     * dst[dOff + p·MR + r] = src[sOff + r·stride + p] for r &lt; rows and p &lt; kc, 0 for rows ≤ r
+     * &lt; MR: row-major rows (in a heap array, or first copied in bulk to scratch) into the
+     * micro-kernel's A order. Reading a MemorySegment element by element here would be 3–6×
+     * slower.
      */
-    static void interleave(float[] src, int sOff, int kc, int rows, float[] dst, int dOff) {
+    static void interleave(float[] src, int sOff, int stride, int kc, int rows, float[] dst, int dOff) {
         if (rows == MR) {
-            int s0 = sOff, s1 = s0 + kc, s2 = s1 + kc, s3 = s2 + kc, s4 = s3 + kc, s5 = s4 + kc;
+            int s0 = sOff, s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, s4 = s3 + stride, s5 = s4 + stride;
             for (int p = 0, d = dOff; p < kc; p++, d += MR) {
                 dst[d] = src[s0 + p];
                 dst[d + 1] = src[s1 + p];
@@ -138,7 +168,7 @@ final class GemmKernel {
             return;
         }
         for (int p = 0, d = dOff; p < kc; p++, d += MR) {
-            for (int r = 0; r < rows; r++) dst[d + r] = src[sOff + r * kc + p];
+            for (int r = 0; r < rows; r++) dst[d + r] = src[sOff + r * stride + p];
             for (int r = rows; r < MR; r++) dst[d + r] = 0;
         }
     }
@@ -146,8 +176,8 @@ final class GemmKernel {
     /**
      * Packs depth p0 … p0+kc−1 and columns j0 … j0+cols−1 (cols ≤ NR) of op(B) into
      * dst[dOff + p·NR + j], zero-padding columns cols … NR−1. B is k×n (ldb) or, with transB,
-     * n×k (weights stored out×in, as Linear and Conv2d keep them); the transposed case copies
-     * each column's run in bulk to scratch (NR·kc floats) first.
+     * n×k (weights stored out×in, as Linear and Conv2d keep them). The transposed case reads a
+     * heap B in place, a native one after copying each column's run to scratch (NR·kc floats).
      */
     static void packB(float[] dst, int dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0, int cols,
                       float[] scratch) {
@@ -169,12 +199,34 @@ final class GemmKernel {
             }
             return;
         }
-        for (int j = 0; j < cols; j++) {
-            MemorySegment.copy(b, Gemm.F, (bOff + (long) (j0 + j) * ldb + p0) * Float.BYTES, scratch, j * kc, kc);
+        float[] src = Gemm.heapFloats(b);
+        int s0, stride;
+        if (src != null) {
+            s0 = (int) (Gemm.heapIndex(b) + bOff + (long) j0 * ldb + p0);
+            stride = ldb;
+        } else {
+            for (int j = 0; j < cols; j++) {
+                MemorySegment.copy(b, Gemm.F, (bOff + (long) (j0 + j) * ldb + p0) * Float.BYTES, scratch, j * kc, kc);
+            }
+            src = scratch;
+            s0 = 0;
+            stride = kc;
+        }
+        if (cols == NR) {
+            // Row p of the panel is column p of the NR rows: two gathers (vgatherdps), which beat
+            // scalar transposition of the short, strided columns by about 1.5×.
+            int[] map = new int[NR];
+            for (int j = 0; j < NR; j++) map[j] = j * stride;
+            for (int p = 0; p < kc; p++) {
+                int d = dOff + p * NR;
+                FloatVector.fromArray(S, src, s0 + p, map, 0).intoArray(dst, d);
+                FloatVector.fromArray(S, src, s0 + p, map, VL).intoArray(dst, d + VL);
+            }
+            return;
         }
         for (int p = 0; p < kc; p++) {
             int d = dOff + p * NR;
-            for (int j = 0; j < cols; j++) dst[d + j] = scratch[j * kc + p];
+            for (int j = 0; j < cols; j++) dst[d + j] = src[s0 + j * stride + p];
             for (int j = cols; j < NR; j++) dst[d + j] = 0;
         }
     }
