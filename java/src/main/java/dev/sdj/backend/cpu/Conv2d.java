@@ -52,10 +52,13 @@ public final class Conv2d {
      * padding.
      */
     static final class Im2col implements Gemm.APacker {
-        /** Runs shorter than this are copied element by element: a bulk copy has a fixed cost. */
+        /** Runs shorter than this are copied element by element from a native x: MemorySegment.copy has a fixed cost. */
         private static final int BULK_MIN = 16;
         private final MemorySegment x;
         private final int h, w, cin, kw, strideH, strideW, padH, padW, ho, wo;
+        /** x's backing array when it is a heap float[] segment (System.arraycopy is cheap for short runs too), else null. */
+        private final float[] heap;
+        private final long heapStart;
 
         Im2col(MemorySegment x, int h, int w, int cin, int kw, int strideH, int strideW, int padH, int padW, int ho, int wo) {
             this.x = x;
@@ -69,6 +72,8 @@ public final class Conv2d {
             this.padW = padW;
             this.ho = ho;
             this.wo = wo;
+            this.heap = Gemm.heapFloats(x);
+            this.heapStart = heap == null ? 0 : Gemm.heapIndex(x);
         }
 
         @Override
@@ -89,7 +94,9 @@ public final class Conv2d {
                         Arrays.fill(buf, d, d + len, 0f);
                     } else {
                         long s = imgBase + ((long) iy * w + ix) * cin + ci;
-                        if (len >= BULK_MIN) {
+                        if (heap != null) {
+                            System.arraycopy(heap, (int) (heapStart + s), buf, d, len);
+                        } else if (len >= BULK_MIN) {
                             MemorySegment.copy(x, F, s * Float.BYTES, buf, d, len);
                         } else {
                             for (int q = 0; q < len; q++) buf[d + q] = x.getAtIndex(F, s + q);

