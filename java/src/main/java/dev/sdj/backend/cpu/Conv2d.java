@@ -30,6 +30,10 @@ public final class Conv2d {
         if (n <= 0 || ho <= 0 || wo <= 0 || cout <= 0) return;
         int pixels = Math.multiplyExact(Math.multiplyExact(n, ho), wo);
         int depth = Math.multiplyExact(Math.multiplyExact(kh, kw), cin);
+        Gemm.checkMatrix("x", x, 0, Math.multiplyExact(n, h), Math.multiplyExact(w, cin), w * cin);
+        Gemm.checkMatrix("weight", weight, 0, cout, depth, depth);
+        Gemm.checkMatrix("out", out, 0, pixels, cout, cout);
+        if (bias != null) Gemm.checkMatrix("bias", bias, 0, 1, cout, cout);
         float[] b = null;
         if (bias != null) {
             b = new float[cout];

@@ -42,6 +42,7 @@ public final class Gemm {
     public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                              MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                              float beta, MemorySegment c, long cOff, int ldc) {
+        checkOperands(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         run(m, n, k, alpha, new MatrixA(a, aOff, lda, transA), b, bOff, ldb, transB, beta, null, c, cOff, ldc, true);
     }
 
@@ -49,7 +50,30 @@ public final class Gemm {
     public static void sgemmSerial(boolean transA, boolean transB, int m, int n, int k, float alpha,
                                    MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                                    float beta, MemorySegment c, long cOff, int ldc) {
+        checkOperands(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         run(m, n, k, alpha, new MatrixA(a, aOff, lda, transA), b, bOff, ldb, transB, beta, null, c, cOff, ldc, false);
+    }
+
+    private static void checkOperands(boolean transA, boolean transB, int m, int n, int k, MemorySegment a, long aOff, int lda,
+                                      MemorySegment b, long bOff, int ldb, MemorySegment c, long cOff, int ldc) {
+        if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative GEMM size " + m + "×" + n + "×" + k);
+        if (m == 0 || n == 0) return;
+        checkMatrix("C", c, cOff, m, n, ldc);
+        if (k == 0) return;
+        checkMatrix("A", a, aOff, transA ? k : m, transA ? m : k, lda);
+        checkMatrix("B", b, bOff, transB ? n : k, transB ? k : n, ldb);
+    }
+
+    /**
+     * Throws unless rows×cols at off (leading dimension ld) lies inside s. The packers read heap
+     * segments through their backing array, which would not notice a slice being overrun.
+     */
+    static void checkMatrix(String name, MemorySegment s, long off, int rows, int cols, int ld) {
+        long end = off + (long) (rows - 1) * ld + cols; // one past the last element
+        if (off < 0 || ld < 0 || end * Float.BYTES > s.byteSize()) {
+            throw new IndexOutOfBoundsException(name + ": " + rows + "×" + cols + " floats at offset " + off + " with leading dimension "
+                    + ld + " do not fit in " + s.byteSize() + " bytes");
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.sdj.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.lang.foreign.Arena;
@@ -168,6 +169,18 @@ class GemmTest {
     void parallelGemmNestedInPoolTasks() {
         // A parallel sgemm called from inside pool tasks: a waiting thread may run the other task's GEMM.
         Parallel.forEach(4, h -> check(new Case(false, false, 257, 130, 67, 1f, 0f, 0, 0, 0, 0, 0, 0, true), true, null, 3000 + h));
+    }
+
+    @Test
+    void operandsOutsideTheirSegmentsAreRejected() {
+        // A heap slice one float short: the packers read the backing array, so the check must come first.
+        float[] big = new float[100];
+        MemorySegment a = MemorySegment.ofArray(big).asSlice(0, 4L * (4 * 5 - 1)), b = MemorySegment.ofArray(new float[5 * 3]);
+        MemorySegment c = MemorySegment.ofArray(new float[4 * 3]);
+        assertThrows(IndexOutOfBoundsException.class, () -> Gemm.sgemm(false, false, 4, 3, 5, 1f, a, 0, 5, b, 0, 3, 0f, c, 0, 3));
+        assertThrows(IndexOutOfBoundsException.class, () -> Gemm.sgemmSerial(false, false, 4, 3, 5, 1f, b, 0, 5, b, 0, 3, 0f, c, 0, 3));
+        assertThrows(IndexOutOfBoundsException.class, () -> Gemm.sgemm(false, false, 4, 3, 5, 1f, b, 0, 5, b, 0, 3, 0f, c, 1, 3));
+        assertThrows(IllegalArgumentException.class, () -> Gemm.sgemm(false, false, -1, 3, 5, 1f, b, 0, 5, b, 0, 3, 0f, c, 0, 3));
     }
 
     @Test
