@@ -186,15 +186,15 @@ public final class Gemm {
         }
         parallel &= Parallel.threads() > 1 && (long) m * n * k >= PARALLEL_MIN_MNK;
 
-        // Balanced K blocks: k = 320 is one block of 320, not 256 + 64.
+        // Balanced K blocks: k = 600 is two blocks of 300, not 512 + 88.
         int kBlocks = (k + KC - 1) / KC;
         int kcMax = (k + kBlocks - 1) / kBlocks;
         int nPadAll = roundUp(n, NR);
         int nc = nPadAll;
-        if ((long) nc * k > packedBMax) nc = Math.max(NR, (int) (packedBMax / k) / NR * NR);
+        if ((long) nc * k > packedBMax) nc = Math.max(NR, packedBMax / k / NR * NR);
         float[] biasPad = bias == null ? null : java.util.Arrays.copyOf(bias, nPadAll);
 
-        float[] bp = borrow(B_BUF, (int) ((long) Math.min(nc, nPadAll) * k));
+        float[] bp = borrow(B_BUF, Math.multiplyExact(nc, k));
         try {
             for (int jc = 0; jc < n; jc += nc) {
                 int ncw = Math.min(nc, n - jc);

@@ -7,11 +7,17 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The register-blocked GEMM micro-kernel and the B packing it reads. An MR×NR tile of C lives in
+ * The register-blocked GEMM micro-kernel and the packing it reads. An MR×NR tile of C lives in
  * 2·MR vector registers (12 of the 32 zmm registers with AVX-512, NR = 32 floats); each depth
  * step loads two vectors of packed B, broadcasts MR packed A values and issues 2·MR independent
- * FMAs, which keeps both FMA pipes busy (FMA latency 4 × 2 pipes needs at least 8 chains).
- * Packed panels are float[] so the loop is two array streams whose bounds checks C2 hoists.
+ * FMAs, enough chains to cover FMA latency on both pipes. Packed panels are float[] so the loop
+ * is two array streams whose bounds checks C2 hoists.
+ *
+ * <p>Shapes measured on one Zen 4 core (kernel alone, data in cache): 6×32, 8×32, 12×32, 4×48,
+ * 8×48, 4×64 and 6×64 all run at 112–115 GFLOP/s, the core's FMA peak, so the shape was chosen
+ * for edges and packing: 6 rows waste little on short A, 32 columns little on n = 77 or 40, and
+ * six rows interleave with a fixed set of permutes ({@link #interleave}). Broadcasting from an
+ * MR-interleaved A panel measured 7 % faster than from MR separate row streams.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
