@@ -205,7 +205,20 @@ public final class Tensor {
     private void setDouble(long i, double v) {
         if (dtype == DType.F64) data.set(F64, i * 8, v);
         else if (dtype == DType.I64) data.set(I64, i * 8, (long) v);
+        else if (dtype == DType.F16 || dtype == DType.BF16) setFloat(i, roundToOdd(v));
         else setFloat(i, (float) v);
+    }
+
+    /**
+     * v as a float rounded to odd (truncate, then set the last bit when inexact). Rounding that
+     * float again to fp16/bf16 then gives the correctly rounded result, which a plain (float) cast
+     * followed by a second round-to-nearest does not (it can land on a tie and round the wrong way).
+     */
+    static float roundToOdd(double v) {
+        float f = (float) v;
+        if (f == v || !Float.isFinite(f) || Double.isNaN(v)) return f;
+        if (Math.abs(f) > Math.abs(v)) f = Math.nextAfter(f, 0.0);
+        return Float.intBitsToFloat(Float.floatToRawIntBits(f) | 1);
     }
 
     /** fp32 to bfloat16 bits, round to nearest even; NaN stays NaN. */

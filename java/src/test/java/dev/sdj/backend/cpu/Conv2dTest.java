@@ -1,5 +1,8 @@
 package dev.sdj.backend.cpu;
 
+import static dev.sdj.backend.cpu.CpuTestSupport.random;
+import static dev.sdj.backend.cpu.CpuTestSupport.segment;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -13,19 +16,6 @@ import org.junit.jupiter.api.Test;
 /** Conv2d (implicit GEMM) against a float64 direct convolution. */
 class Conv2dTest {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
-    private static float[] random(SplittableRandom rnd, int len) {
-        float[] v = new float[len];
-        for (int i = 0; i < len; i++) v[i] = (float) (rnd.nextDouble() * 2 - 1);
-        return v;
-    }
-
-    private static MemorySegment segment(float[] v, Arena arena) {
-        if (arena == null) return MemorySegment.ofArray(v.clone());
-        MemorySegment s = arena.allocate((long) v.length * Float.BYTES, 16);
-        MemorySegment.copy(v, 0, s, F, 0, v.length);
-        return s;
-    }
 
     private static void check(int n, int h, int w, int cin, int cout, int kh, int kw, int stride, int pad, boolean withBias,
                               Arena arena, long seed) {

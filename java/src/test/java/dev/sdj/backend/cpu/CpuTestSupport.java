@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.SplittableRandom;
 
 /** Random tensors, float64 conversions and the tolerance checks the CPU backend tests share. */
 final class CpuTestSupport {
@@ -94,5 +95,20 @@ final class CpuTestSupport {
 
     static String s(int... shape) {
         return Arrays.toString(shape);
+    }
+
+    /** Uniform in [-1, 1). */
+    static float[] random(SplittableRandom rnd, int len) {
+        float[] v = new float[len];
+        for (int i = 0; i < len; i++) v[i] = (float) (rnd.nextDouble() * 2 - 1);
+        return v;
+    }
+
+    /** A copy of v in a heap segment (arena null) or in native memory of the arena, 64-byte aligned. */
+    static MemorySegment segment(float[] v, Arena arena) {
+        if (arena == null) return MemorySegment.ofArray(v.clone());
+        MemorySegment s = arena.allocate((long) v.length * Float.BYTES, 64);
+        MemorySegment.copy(v, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, v.length);
+        return s;
     }
 }

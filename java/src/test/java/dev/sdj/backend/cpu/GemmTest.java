@@ -1,5 +1,8 @@
 package dev.sdj.backend.cpu;
 
+import static dev.sdj.backend.cpu.CpuTestSupport.random;
+import static dev.sdj.backend.cpu.CpuTestSupport.segment;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -19,18 +22,6 @@ class GemmTest {
     private record Case(boolean transA, boolean transB, int m, int n, int k, float alpha, float beta,
                         int aOff, int bOff, int cOff, int ldaPad, int ldbPad, int ldcPad, boolean nanC) {}
 
-    private static float[] random(SplittableRandom rnd, int len) {
-        float[] v = new float[len];
-        for (int i = 0; i < len; i++) v[i] = (float) (rnd.nextDouble() * 2 - 1);
-        return v;
-    }
-
-    private static MemorySegment segment(float[] v, Arena arena) {
-        if (arena == null) return MemorySegment.ofArray(v.clone());
-        MemorySegment s = arena.allocate((long) v.length * Float.BYTES, 64);
-        MemorySegment.copy(v, 0, s, F, 0, v.length);
-        return s;
-    }
 
     /** Runs the case through sgemm or sgemmSerial and checks every element of C, padding included. */
     private static void check(Case t, boolean parallel, Arena arena, long seed) {
