@@ -86,6 +86,12 @@ public interface Backend extends AutoCloseable {
         return upsampleNearest(x, x.dim(1) * 2, x.dim(2) * 2);
     }
 
+    /**
+     * Zero padding of NHWC x: {@code top}/{@code bottom} rows and {@code left}/{@code right}
+     * columns (diffusers' VAE Downsample2D pads only bottom and right before its stride-2 conv).
+     */
+    Tensor pad2d(Tensor x, int top, int bottom, int left, int right);
+
     /** Concatenation along the last dim (channels, for NHWC); all other dims equal. */
     Tensor concatChannels(Tensor a, Tensor b);
 

@@ -288,6 +288,29 @@ public final class CpuBackend implements Backend {
         return out;
     }
 
+    @Override
+    public Tensor pad2d(Tensor x, int top, int bottom, int left, int right) {
+        String op = "pad2d";
+        requireF32(op, "x", x);
+        requireRank(op, "x", x, 4);
+        requireNotNchw(op, "x", x);
+        if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+            throw error(op, "padding (" + top + ", " + bottom + ", " + left + ", " + right + ") for x " + dims(x) + " must be >= 0");
+        }
+        int n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
+        int oh = h + top + bottom, ow = w + left + right;
+        float[] in = read(x);
+        Tensor out = alloc(Layout.NHWC, n, oh, ow, c);
+        float[] y = array(out);
+        Parallel.forRange(n * h, 1, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int b = r / h, iy = r % h;
+                System.arraycopy(in, r * w * c, y, ((b * oh + iy + top) * ow + left) * c, w * c);
+            }
+        });
+        return out;
+    }
+
     /**
      * PyTorch's nearest source index along one axis (UpSample.h nearest_idx): identity for equal
      * sizes, dst / 2 for exactly 2×, else min(floor(dst · scale), in − 1) with scale = in / out

@@ -102,6 +102,18 @@ class CpuBackendElementwiseTest {
         assertEquals(3 * 0.8413447460685429, y.getFloat(0), 1e-6);
     }
 
+    // ---- pad2d ----
+
+    @ParameterizedTest(name = "pad ({0}, {1}, {2}, {3})")
+    @CsvSource({"0, 1, 0, 1", "1, 1, 1, 1", "2, 0, 3, 0", "0, 0, 0, 0"})
+    void pad2dMatchesReference(int top, int bottom, int left, int right) {
+        int n = 2, h = 5, w = 7, c = 3;
+        Tensor x = randn(rnd, Layout.NHWC, n, h, w, c);
+        Tensor y = cpu.pad2d(x, top, bottom, left, right);
+        assertClose("pad2d", Reference64.pad2d(d(x), n, h, w, c, top, bottom, left, right), y, 0,
+                n, h + top + bottom, w + left + right, c);
+    }
+
     // ---- upsampleNearest ----
 
     @ParameterizedTest(name = "{0}x{1} -> {2}x{3}")

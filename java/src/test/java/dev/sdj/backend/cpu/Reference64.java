@@ -214,6 +214,18 @@ final class Reference64 {
         return y;
     }
 
+    /** Zero padding of NHWC x by (top, bottom, left, right). */
+    static double[] pad2d(double[] x, int n, int h, int w, int c, int top, int bottom, int left, int right) {
+        int oh = h + top + bottom, ow = w + left + right;
+        double[] y = new double[n * oh * ow * c];
+        for (int b = 0; b < n; b++)
+            for (int iy = 0; iy < h; iy++)
+                for (int ix = 0; ix < w; ix++)
+                    for (int ch = 0; ch < c; ch++)
+                        y[((b * oh + iy + top) * ow + ix + left) * c + ch] = x[((b * h + iy) * w + ix) * c + ch];
+        return y;
+    }
+
     /** NumPy broadcasting of b (rank ≤ a's) into a's shape, elementwise op (true: add, false: mul). */
     static double[] broadcast(double[] a, int[] aShape, double[] b, int[] bShape, boolean add) {
         double[] y = new double[a.length];
