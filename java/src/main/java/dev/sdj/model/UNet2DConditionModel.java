@@ -184,13 +184,17 @@ public final class UNet2DConditionModel implements AutoCloseable {
         }
         if (addEmbedding != null) {
             if (added == null) throw new IllegalArgumentException("unet: this SDXL U-Net needs text_embeds and time_ids (addition_embed_type text_time)");
-            int pooled = config.projectionClassEmbeddingsInputDim() - 6 * config.additionTimeEmbedDim();
-            if (added.textEmbeds().rank() != 2 || added.textEmbeds().dim(0) != batch || added.textEmbeds().dim(1) != pooled) {
-                throw new IllegalArgumentException("unet: text_embeds must be (" + batch + ", " + pooled + "), is "
-                        + Arrays.toString(added.textEmbeds().shape()));
+            Tensor text = added.textEmbeds(), ids = added.timeIds();
+            if (text.rank() != 2 || ids.rank() != 2 || text.dim(0) != batch || ids.dim(0) != batch) {
+                throw new IllegalArgumentException("unet: text_embeds and time_ids must be (" + batch + ", n), are "
+                        + Arrays.toString(text.shape()) + " and " + Arrays.toString(ids.shape()));
             }
-            if (added.timeIds().rank() != 2 || added.timeIds().dim(0) != batch || added.timeIds().dim(1) != 6) {
-                throw new IllegalArgumentException("unet: time_ids must be (" + batch + ", 6), is " + Arrays.toString(added.timeIds().shape()));
+            // SDXL base has 6 ids (sizes, crop), the refiner 5 (with the aesthetic score).
+            int need = config.projectionClassEmbeddingsInputDim();
+            if (text.dim(1) + ids.dim(1) * config.additionTimeEmbedDim() != need) {
+                throw new IllegalArgumentException("unet: text_embeds " + Arrays.toString(text.shape()) + " and time_ids "
+                        + Arrays.toString(ids.shape()) + " give " + (text.dim(1) + ids.dim(1) * config.additionTimeEmbedDim())
+                        + " features; projection_class_embeddings_input_dim is " + need);
             }
         } else if (added != null) {
             throw new IllegalArgumentException("unet: added conditions given, but the config has no addition_embed_type");
