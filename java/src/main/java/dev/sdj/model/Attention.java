@@ -1,7 +1,9 @@
 package dev.sdj.model;
 
 import dev.sdj.backend.Backend;
+import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
+import dev.sdj.model.nn.GroupNorm;
 import dev.sdj.model.nn.Linear;
 
 /**
@@ -31,5 +33,39 @@ public final class Attention {
         Tensor ctx = context == null ? x : context;
         Tensor o = b.attention(toQ.forward(x), toK.forward(ctx), toV.forward(ctx), heads, false);
         return toOut.forward(o);
+    }
+
+    // ---- The VAE's form: diffusers' Attention with norm_num_groups, residual_connection and bias ----
+
+    /**
+     * The group_norm before q/k/v; set only by {@link #spatial}. Not final, so that the
+     * transformer form above is built exactly as before.
+     */
+    private GroupNorm groupNorm;
+
+    /**
+     * diffusers' Attention as the VAE's UNetMidBlock2D builds it: group_norm (eps {@code eps}),
+     * to_q/to_k/to_v/to_out.0 all with bias, channels / headDim heads (SD's VAE passes headDim =
+     * channels: one head), the input added back, rescale_output_factor 1.
+     */
+    public static Attention spatial(Params p, int channels, int headDim, int groups, float eps) {
+        if (headDim <= 0 || channels % headDim != 0) {
+            throw new IllegalArgumentException(p.name("") + ": attention_head_dim " + headDim + " does not divide " + channels + " channels");
+        }
+        Attention a = new Attention(p, channels, channels, channels / headDim, headDim, true);
+        a.groupNorm = new GroupNorm(p.child("group_norm"), groups, channels, eps);
+        return a;
+    }
+
+    /**
+     * Self-attention over the H·W positions of NHWC x (B, H, W, C), plus x. NHWC memory already is
+     * diffusers' (B, H·W, C) sequence, so the reshapes are views.
+     */
+    public Tensor forwardImage(Tensor x) {
+        if (groupNorm == null) throw new IllegalStateException("forwardImage needs the VAE form of Attention (Attention.spatial)");
+        int n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
+        Tensor seq = groupNorm.forward(x).reshape(Layout.PLAIN, n, h * w, c);
+        Tensor y = forward(seq, null).reshape(Layout.NHWC, n, h, w, c);
+        return b.add(y, x);
     }
 }
