@@ -16,10 +16,17 @@ public final class Attention {
     private final Backend b;
     private final Linear toQ, toK, toV, toOut;
     private final int heads;
+    /** The VAE form's group_norm before q/k/v (see {@link #spatial}); null in the transformer form. */
+    private final GroupNorm groupNorm;
 
     /** queryDim: channels of the hidden states; contextDim: of what keys and values come from. */
     public Attention(Params p, int queryDim, int contextDim, int heads, int headDim, boolean qkvBias) {
+        this(p, queryDim, contextDim, heads, headDim, qkvBias, null);
+    }
+
+    private Attention(Params p, int queryDim, int contextDim, int heads, int headDim, boolean qkvBias, GroupNorm groupNorm) {
         this.b = p.backend();
+        this.groupNorm = groupNorm;
         this.heads = heads;
         int inner = heads * headDim;
         this.toQ = new Linear(p.child("to_q"), queryDim, inner, qkvBias);
@@ -38,12 +45,6 @@ public final class Attention {
     // ---- The VAE's form: diffusers' Attention with norm_num_groups, residual_connection and bias ----
 
     /**
-     * The group_norm before q/k/v; set only by {@link #spatial}. Not final, so that the
-     * transformer form above is built exactly as before.
-     */
-    private GroupNorm groupNorm;
-
-    /**
      * diffusers' Attention as the VAE's UNetMidBlock2D builds it: group_norm (eps {@code eps}),
      * to_q/to_k/to_v/to_out.0 all with bias, channels / headDim heads (SD's VAE passes headDim =
      * channels: one head), the input added back, rescale_output_factor 1.
@@ -52,9 +53,8 @@ public final class Attention {
         if (headDim <= 0 || channels % headDim != 0) {
             throw new IllegalArgumentException(p.name("") + ": attention_head_dim " + headDim + " does not divide " + channels + " channels");
         }
-        Attention a = new Attention(p, channels, channels, channels / headDim, headDim, true);
-        a.groupNorm = new GroupNorm(p.child("group_norm"), groups, channels, eps);
-        return a;
+        GroupNorm norm = new GroupNorm(p.child("group_norm"), groups, channels, eps);
+        return new Attention(p, channels, channels, channels / headDim, headDim, true, norm);
     }
 
     /**
