@@ -1,0 +1,224 @@
+package dev.sdj.golden;
+
+import dev.sdj.backend.Backend;
+import dev.sdj.core.Layout;
+import dev.sdj.core.Tensor;
+import dev.sdj.model.AddedConditions;
+import dev.sdj.model.AutoencoderKL;
+import dev.sdj.model.DiagonalGaussianDistribution;
+import dev.sdj.model.UNet2DConditionModel;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/**
+ * Runs the cases of a golden folder (its cases.json, format in tests/golden/README.md) on the
+ * engine and compares every expected output with its reference. Kinds the engine does not run
+ * yet, and single-file checkpoints, are skipped with the reason; anything that goes wrong inside
+ * a case fails that case only.
+ *
+ * <p>Cases store tensors as diffusers does (NCHW); sdj's models take NHWC, so images and latents
+ * are converted at entry and outputs converted back before comparing.
+ */
+public final class GoldenRunner implements AutoCloseable {
+
+    /** Kinds this runner runs; every other kind is skipped. */
+    public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode");
+
+    // The inputs each kind reads. Any other input fails the case: silently ignoring one would
+    // compare the engine on different inputs than the reference used.
+    private static final Map<String, Set<String>> INPUTS = Map.of(
+            "unet", Set.of("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"),
+            "vae-decode", Set.of("latent"),
+            "vae-encode", Set.of("image"));
+
+    private final Path dir;
+    private final Backend backend;
+    private final List<GoldenCase> cases;
+    private final ModelCache models;
+
+    private GoldenRunner(Path dir, Backend backend, List<GoldenCase> cases) {
+        this.dir = dir;
+        this.backend = backend;
+        this.cases = List.copyOf(cases);
+        this.models = new ModelCache(backend);
+    }
+
+    /** Reads {@code dir}/cases.json. The backend stays the caller's; models are loaded on demand. */
+    public static GoldenRunner open(Path dir, Backend backend) throws IOException {
+        return new GoldenRunner(dir, backend, GoldenCase.readAll(dir));
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public List<GoldenCase> cases() {
+        return cases;
+    }
+
+    /** Runs the cases {@code which} accepts, in file order, handing each result to {@code each} as it comes. */
+    public List<CaseResult> runAll(Predicate<GoldenCase> which, Consumer<CaseResult> each) {
+        List<CaseResult> results = new ArrayList<>();
+        for (GoldenCase c : cases) {
+            if (!which.test(c)) continue;
+            CaseResult r = run(c);
+            results.add(r);
+            each.accept(r);
+        }
+        return results;
+    }
+
+    /** Runs one case; never throws. */
+    public CaseResult run(GoldenCase c) {
+        if (c.kind() == null) return CaseResult.fail(c.name(), "the case has no \"kind\"");
+        if (!SUPPORTED_KINDS.contains(c.kind())) return CaseResult.skip(c.name(), "kind " + c.kind() + " not supported yet");
+        if (c.isSingleFile()) return CaseResult.skip(c.name(), "single-file checkpoints are not loaded yet (checkpoint issue)");
+        try (CaseFiles files = new CaseFiles()) {
+            Tolerance tolerance = c.tolerance();
+            checkInputs(c);
+            // The references first: a missing file or key fails before a model is loaded and run.
+            Map<String, Tensor> expected = new LinkedHashMap<>();
+            for (Map.Entry<String, Ref> e : c.expectedRefs().entrySet()) expected.put(e.getKey(), files.tensor(e.getValue()));
+            Map<String, Tensor> got = switch (c.kind()) {
+                case "unet" -> unet(c, files);
+                case "vae-decode" -> vaeDecode(c, files);
+                case "vae-encode" -> vaeEncode(c, files);
+                default -> throw new IllegalStateException("kind " + c.kind() + " is listed as supported but not run");
+            };
+            return judge(c, expected, tolerance, got);
+        } catch (UnsupportedOperationException e) {
+            // The engine says it cannot do this (yet): a skip with its reason, not a wrong answer.
+            debug(c, e);
+            return CaseResult.skip(c.name(), "not supported yet: " + describe(e));
+        } catch (Exception | StackOverflowError e) {
+            debug(c, e);
+            return CaseResult.fail(c.name(), describe(e));
+        }
+    }
+
+    private static CaseResult judge(GoldenCase c, Map<String, Tensor> expected, Tolerance tolerance, Map<String, Tensor> got) {
+        List<String> all = new ArrayList<>(), failed = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            String output = e.getKey();
+            Tensor g = got.get(output);
+            if (g == null) {
+                failed.add("kind " + c.kind() + " produces no output \"" + output + "\" (it produces " + got.keySet() + ")");
+                continue;
+            }
+            Compare.Result r = Compare.compare(output, g, e.getValue(), tolerance.forOutput(output));
+            all.add(r.text());
+            if (!r.passed()) failed.add(r.text());
+        }
+        return failed.isEmpty() ? CaseResult.pass(c.name(), String.join("; ", all))
+                : CaseResult.fail(c.name(), String.join("; ", failed));
+    }
+
+    private static void checkInputs(GoldenCase c) {
+        for (String arg : c.inputNames()) {
+            if (!INPUTS.get(c.kind()).contains(arg)) {
+                throw new GoldenFormatException("input \"" + arg + "\" is not one the " + c.kind() + " runner reads "
+                        + INPUTS.get(c.kind()) + "; it would be ignored");
+            }
+        }
+    }
+
+    // ---- kinds ----
+
+    private Map<String, Tensor> unet(GoldenCase c, CaseFiles f) throws IOException {
+        Tensor sample = nhwc(c, f, "sample");
+        float[] timesteps = timesteps(f.tensor(c.inputRef("timestep")));
+        Tensor ehs = backend.upload(f.tensor(c.inputRef("encoder_hidden_states")));
+        boolean hasText = c.input("text_embeds") != null, hasIds = c.input("time_ids") != null;
+        if (hasText != hasIds) throw new GoldenFormatException("SDXL's added conditions need both text_embeds and time_ids");
+        AddedConditions added = hasText ? new AddedConditions(backend.upload(f.tensor(c.inputRef("text_embeds"))),
+                backend.upload(f.tensor(c.inputRef("time_ids")))) : null;
+        UNet2DConditionModel unet = models.get(model(c), UNet2DConditionModel.class, UNet2DConditionModel::load);
+        return Map.of("output", nchw(unet.forward(sample, timesteps, ehs, added)));
+    }
+
+    private Map<String, Tensor> vaeDecode(GoldenCase c, CaseFiles f) throws IOException {
+        Tensor latent = nhwc(c, f, "latent");
+        AutoencoderKL vae = models.get(model(c), AutoencoderKL.class, AutoencoderKL::load);
+        return Map.of("output", nchw(vae.decode(latent)));
+    }
+
+    private Map<String, Tensor> vaeEncode(GoldenCase c, CaseFiles f) throws IOException {
+        Tensor image = nhwc(c, f, "image");
+        AutoencoderKL vae = models.get(model(c), AutoencoderKL.class, AutoencoderKL::load);
+        DiagonalGaussianDistribution d = vae.encode(image);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put("moments", nchw(d.moments()));
+        out.put("mean", nchw(d.mean()));
+        out.put("logvar", nchw(d.logvar()));
+        out.put("std", nchw(d.std()));
+        return out;
+    }
+
+    // ---- inputs and outputs ----
+
+    private static Path model(GoldenCase c) {
+        if (c.model() == null) throw new GoldenFormatException("the case has no \"model\"");
+        return c.model();
+    }
+
+    /** An NCHW image/latent input as the backend's NHWC tensor. */
+    private Tensor nhwc(GoldenCase c, CaseFiles f, String arg) throws IOException {
+        Tensor t = f.tensor(c.inputRef(arg));
+        if (t.rank() != 4) throw new GoldenFormatException("input " + arg + " must be 4-D NCHW, is " + Arrays.toString(t.shape()));
+        return backend.nchwToNhwc(backend.upload(t.withLayout(Layout.NCHW)));
+    }
+
+    /** An NHWC model output as a host NCHW tensor, as diffusers returns it. */
+    private Tensor nchw(Tensor nhwc) {
+        return backend.download(backend.nhwcToNchw(nhwc));
+    }
+
+    /** A timestep scalar or one per sample, I64 or F32 as diffusers wrote it. */
+    private static float[] timesteps(Tensor t) {
+        if (t.rank() > 1 || t.numel() == 0) {
+            throw new GoldenFormatException("timestep must be a scalar or a 1-D tensor, is " + t.dtype() + Arrays.toString(t.shape()));
+        }
+        float[] ts = new float[(int) t.numel()];
+        for (int i = 0; i < ts.length; i++) ts[i] = t.getFloat(i);
+        return ts;
+    }
+
+    // ---- errors ----
+
+    /** One line that says what went wrong, without a stack trace. */
+    static String describe(Throwable e) {
+        String msg;
+        if (e instanceof NoSuchFileException n) {
+            msg = n.getFile() + ": " + (n.getReason() != null ? n.getReason() : "no such file");
+        } else if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                || e instanceof UnsupportedOperationException) {
+            msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        } else {
+            // Anything else is likely a bug in sdj: name the exception so it can be found.
+            msg = e.getClass().getSimpleName() + (e.getMessage() != null ? ": " + e.getMessage() : "");
+        }
+        return msg.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    private static void debug(GoldenCase c, Throwable e) {
+        if (Boolean.getBoolean("sdj.debug")) {
+            System.err.println(c.name() + ":");
+            e.printStackTrace();
+        }
+    }
+
+    /** Closes the models loaded by this run (not the backend, which is the caller's). */
+    @Override
+    public void close() {
+        models.close();
+    }
+}
