@@ -95,10 +95,6 @@ public final class GoldenRunner implements AutoCloseable {
                 default -> throw new IllegalStateException("kind " + c.kind() + " is listed as supported but not run");
             };
             return judge(c, expected, tolerance, got);
-        } catch (UnsupportedOperationException e) {
-            // The engine says it cannot do this (yet): a skip with its reason, not a wrong answer.
-            debug(c, e);
-            return CaseResult.skip(c.name(), "not supported yet: " + describe(e));
         } catch (Exception | StackOverflowError e) {
             debug(c, e);
             return CaseResult.fail(c.name(), describe(e));

@@ -42,7 +42,7 @@ class GoldenCasesTest {
 
     // Kinds the engine fully runs: their cases must PASS, so that a regression cannot hide as a
     // skip. Add "vae-decode" and "vae-encode" here once AutoencoderKL is on this branch.
-    private static final Set<String> MUST_PASS_KINDS = Set.of("unet");
+    private static final Set<String> MUST_PASS_KINDS = Set.of("unet", "vae-decode", "vae-encode");
 
     private static Backend backend;
     private static GoldenRunner runner;
@@ -82,7 +82,7 @@ class GoldenCasesTest {
     void everyCaseOfAFullyRunKindPasses() {
         List<GoldenCase> cases = runner.cases().stream()
                 .filter(c -> MUST_PASS_KINDS.contains(c.kind()) && !c.isSingleFile()).toList();
-        assertTrue(cases.size() >= 7, "cases of " + MUST_PASS_KINDS + " in cases.json: " + cases.size());
+        assertTrue(cases.size() >= 9, "cases of " + MUST_PASS_KINDS + " in cases.json: " + cases.size());
         for (GoldenCase c : cases) {
             CaseResult r = result(c);
             assertEquals(CaseResult.Status.PASS, r.status(), r.line());
