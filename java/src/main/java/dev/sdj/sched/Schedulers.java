@@ -23,6 +23,9 @@ public final class Schedulers {
 
     static {
         // CLASSES.put("DDIMScheduler", DDIMScheduler::new);
+        CLASSES.put("DPMSolverMultistepScheduler", DPMSolverMultistepScheduler::new);
+        CLASSES.put("UniPCMultistepScheduler", UniPCMultistepScheduler::new);
+        CLASSES.put("LCMScheduler", LCMScheduler::new);
     }
 
     private static void add(String name, String cls, String description, Object... kv) {
