@@ -22,7 +22,12 @@ public final class Schedulers {
     private static final Map<String, Function<SchedulerConfig, Scheduler>> CLASSES = new LinkedHashMap<>();
 
     static {
-        // CLASSES.put("DDIMScheduler", DDIMScheduler::new);
+        CLASSES.put("DDIMScheduler", DDIMScheduler::new);
+        CLASSES.put("PNDMScheduler", PNDMScheduler::new);
+        CLASSES.put("LMSDiscreteScheduler", LMSDiscreteScheduler::new);
+        CLASSES.put("EulerDiscreteScheduler", EulerDiscreteScheduler::new);
+        CLASSES.put("EulerAncestralDiscreteScheduler", EulerAncestralDiscreteScheduler::new);
+        CLASSES.put("HeunDiscreteScheduler", HeunDiscreteScheduler::new);
     }
 
     private static void add(String name, String cls, String description, Object... kv) {
