@@ -42,6 +42,17 @@ final class CaseFiles implements AutoCloseable {
         return f.tensor(ref.key());
     }
 
+    /** The __metadata__ of a safetensors file the case references (e.g. how its noise was drawn). */
+    Map<String, String> metadata(Path file) throws IOException {
+        SafeTensorsFile f = tensorFiles.get(file);
+        if (f == null) {
+            requireFile(file);
+            f = SafeTensorsFile.open(file);
+            tensorFiles.put(file, f);
+        }
+        return f.metadata();
+    }
+
     /** The JSON value a {@link Ref.Kind#JSON} reference points at. */
     JsonNode json(Ref ref) throws IOException {
         if (ref.kind() != Ref.Kind.JSON) throw new GoldenFormatException(ref + ": a tensor reference where JSON is needed");

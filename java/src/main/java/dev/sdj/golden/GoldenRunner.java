@@ -26,19 +26,28 @@ import java.util.function.Predicate;
  * a case fails that case only.
  *
  * <p>Cases store tensors as diffusers does (NCHW); sdj's models take NHWC, so images and latents
- * are converted at entry and outputs converted back before comparing.
+ * are converted at entry and outputs converted back before comparing. The scheduler kinds run in
+ * {@link SchedulerCases}.
  */
 public final class GoldenRunner implements AutoCloseable {
 
     /** Kinds this runner runs; every other kind is skipped. */
-    public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode");
+    public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode",
+            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng");
 
     // The inputs each kind reads. Any other input fails the case: silently ignoring one would
     // compare the engine on different inputs than the reference used.
     private static final Map<String, Set<String>> INPUTS = Map.of(
             "unet", Set.of("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"),
             "vae-decode", Set.of("latent"),
-            "vae-encode", Set.of("image"));
+            "vae-encode", Set.of("image"),
+            // the training-schedule case gives the config keys it was built with as literal inputs
+            "scheduler-schedule", Set.of("steps", "num_train_timesteps", "beta_start", "beta_end", "beta_schedule"),
+            "scheduler-trajectory", Set.of("x_T", "steps"),
+            "img2img-start", Set.of("init_latents", "noise", "steps", "strength"),
+            "e2e", Set.of("x_T", "uncond_embeddings", "cond_embeddings", "added_cond.text_embeds", "added_cond.time_ids",
+                    "guidance", "steps"),
+            "rng", Set.of("generator", "seed", "draws", "dtype"));
 
     private final Path dir;
     private final Backend backend;
@@ -88,20 +97,32 @@ public final class GoldenRunner implements AutoCloseable {
             // The references first: a missing file or key fails before a model is loaded and run.
             Map<String, Tensor> expected = new LinkedHashMap<>();
             for (Map.Entry<String, Ref> e : c.expectedRefs().entrySet()) expected.put(e.getKey(), files.tensor(e.getValue()));
+            if (SchedulerCases.KINDS.contains(c.kind())) return SchedulerCases.run(c, files, expected, tolerance);
+            if (c.kind().equals("e2e")) {
+                List<Compare.Result> more = new ArrayList<>();
+                Map<String, Tensor> got = E2eCases.run(c, files, backend, models, more);
+                return judge(c, expected, tolerance, got, more);
+            }
             Map<String, Tensor> got = switch (c.kind()) {
                 case "unet" -> unet(c, files);
                 case "vae-decode" -> vaeDecode(c, files);
                 case "vae-encode" -> vaeEncode(c, files);
+                case "rng" -> RngCases.run(c, files);
                 default -> throw new IllegalStateException("kind " + c.kind() + " is listed as supported but not run");
             };
-            return judge(c, expected, tolerance, got);
+            return judge(c, expected, tolerance, got, List.of());
         } catch (Exception | StackOverflowError e) {
             debug(c, e);
             return CaseResult.fail(c.name(), describe(e));
         }
     }
 
-    private static CaseResult judge(GoldenCase c, Map<String, Tensor> expected, Tolerance tolerance, Map<String, Tensor> got) {
+    /**
+     * Every expected output against what the engine produced, plus {@code more}: comparisons the
+     * kind made itself (a sampling loop's per-step records).
+     */
+    static CaseResult judge(GoldenCase c, Map<String, Tensor> expected, Tolerance tolerance, Map<String, Tensor> got,
+                            List<Compare.Result> more) {
         List<String> all = new ArrayList<>(), failed = new ArrayList<>();
         for (Map.Entry<String, Tensor> e : expected.entrySet()) {
             String output = e.getKey();
@@ -111,6 +132,10 @@ public final class GoldenRunner implements AutoCloseable {
                 continue;
             }
             Compare.Result r = Compare.compare(output, g, e.getValue(), tolerance.forOutput(output));
+            all.add(r.text());
+            if (!r.passed()) failed.add(r.text());
+        }
+        for (Compare.Result r : more) {
             all.add(r.text());
             if (!r.passed()) failed.add(r.text());
         }

@@ -31,22 +31,27 @@ public final class DenoisingLoop {
     /** Everything one sampling run needs. shape: the latents' NCHW shape (B, 4, H/8, W/8). */
     public record Request(int[] shape, Conditioning conditioning, Scheduler scheduler, int steps, float guidance,
                           float[] initLatents, float strength, NoiseSource noise, StepListener listener,
-                          BooleanSupplier cancelled) {
+                          BooleanSupplier cancelled, StepTrace trace) {
 
         public static Request txt2img(int[] shape, Conditioning c, Scheduler s, int steps, float guidance, NoiseSource noise) {
-            return new Request(shape, c, s, steps, guidance, null, 1f, noise, null, () -> false);
+            return new Request(shape, c, s, steps, guidance, null, 1f, noise, null, () -> false, null);
         }
 
         public Request withListener(StepListener l) {
-            return new Request(shape, conditioning, scheduler, steps, guidance, initLatents, strength, noise, l, cancelled);
+            return new Request(shape, conditioning, scheduler, steps, guidance, initLatents, strength, noise, l, cancelled, trace);
         }
 
         public Request withCancel(BooleanSupplier c) {
-            return new Request(shape, conditioning, scheduler, steps, guidance, initLatents, strength, noise, listener, c);
+            return new Request(shape, conditioning, scheduler, steps, guidance, initLatents, strength, noise, listener, c, trace);
         }
 
+        public Request withTrace(StepTrace t) {
+            return new Request(shape, conditioning, scheduler, steps, guidance, initLatents, strength, noise, listener, cancelled, t);
+        }
+
+        /** img2img: start from {@code init} latents (NCHW, already scaled by the VAE's factor), run the last {@code s} of the schedule. */
         public Request img2img(float[] init, float s) {
-            return new Request(shape, conditioning, scheduler, steps, guidance, init, s, noise, listener, cancelled);
+            return new Request(shape, conditioning, scheduler, steps, guidance, init, s, noise, listener, cancelled, trace);
         }
     }
 
@@ -89,25 +94,27 @@ public final class DenoisingLoop {
         for (int i = first; i < timesteps.length; i++) {
             if (r.cancelled().getAsBoolean()) throw new CancellationException("cancelled before step " + (i - first + 1) + " of " + taken);
             float[] input = s.scaleModelInput(latents, i);
-            float[] noisePred = predict(input, r.shape(), timesteps[i], context, added, cfg, r.guidance());
-            latents = s.step(noisePred, i, latents, r.noise()).prevSample();
+            float[] out = fromNhwc(unet.forward(modelBatch(input, r.shape(), cfg), new float[] {timesteps[i]}, context, added));
+            float[] uncond = cfg ? java.util.Arrays.copyOfRange(out, 0, latents.length) : null;
+            float[] text = cfg ? java.util.Arrays.copyOfRange(out, latents.length, out.length) : out;
+            float[] guided = cfg ? guide(uncond, text, r.guidance()) : text;
+            latents = s.step(guided, i, latents, r.shape(), r.noise()).prevSample();
+            if (r.trace() != null) r.trace().onStep(i - first, timesteps[i], input, uncond, text, guided, latents);
             if (r.listener() != null) r.listener().onStep(i - first, taken, timesteps[i], latents);
         }
         return latents;
     }
 
-    /** The guided model output for one step: uncond + g·(cond − uncond), or the cond output alone without CFG. */
-    private float[] predict(float[] input, int[] shape, float t, Tensor context, AddedConditions added, boolean cfg, float g) {
+    /** The U-Net's input: the latents, twice (for [uncond, cond]) with CFG. */
+    private Tensor modelBatch(float[] input, int[] shape, boolean cfg) {
         Tensor x = toNhwc(input, shape);
-        if (cfg) x = batch(x, x);
-        float[] out = fromNhwc(unet.forward(x, new float[] {t}, context, added));
-        if (!cfg) return out;
-        int half = out.length / 2;
-        float[] guided = new float[half];
-        for (int i = 0; i < half; i++) {
-            float u = out[i], cond = out[half + i];
-            guided[i] = u + g * (cond - u);
-        }
+        return cfg ? batch(x, x) : x;
+    }
+
+    /** Classifier-free guidance: uncond + g·(cond − uncond), in float as diffusers computes it. */
+    static float[] guide(float[] uncond, float[] cond, float g) {
+        float[] guided = new float[uncond.length];
+        for (int i = 0; i < guided.length; i++) guided[i] = uncond[i] + g * (cond[i] - uncond[i]);
         return guided;
     }
 

@@ -141,6 +141,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
      * One step, with the sample's NCHW shape for the noise the SDE variant draws (every step, before
      * the update, as diffusers' randn_tensor(model_output.shape)). {@code noise} may be null for dpmsolver++.
      */
+    @Override
     public StepOutput step(float[] modelOutput, int i, float[] sample, int[] shape, NoiseSource noise) {
         requireTimesteps();
         int n = timesteps.length;

@@ -119,6 +119,7 @@ public final class LCMScheduler implements Scheduler {
      * diffusers' randn_tensor(model_output.shape)). predOriginalSample is LCM's "denoised", which a
      * pipeline decodes after the last step.
      */
+    @Override
     public StepOutput step(float[] modelOutput, int i, float[] sample, int[] shape, NoiseSource noise) {
         requireTimesteps();
         int n = timesteps.length;

@@ -38,9 +38,21 @@ public interface Scheduler {
 
     /**
      * One step: from the model's output at step {@code i} and the current latents to the latents
-     * of the next step. {@code noise} feeds the stochastic samplers (may be null for the others).
+     * of the next step. {@code noise} feeds the stochastic samplers (may be null for the others);
+     * those that draw noise need the latents' shape and take the 5-argument step instead.
      */
     StepOutput step(float[] modelOutput, int i, float[] sample, NoiseSource noise);
+
+    /**
+     * {@link #step(float[], int, float[], NoiseSource)} for latents of the NCHW {@code shape}, which
+     * schedulers that draw noise inside step pass to {@link NoiseSource#randn} (diffusers'
+     * randn_tensor(model_output.shape, generator)). Pipelines call this one. The default ignores the
+     * shape; schedulers that draw noise override it (Euler ancestral refuses the 4-argument form,
+     * and Euler draws, unused, the noise diffusers draws, so that a seeded stream stays in step).
+     */
+    default StepOutput step(float[] modelOutput, int i, float[] sample, int[] shape, NoiseSource noise) {
+        return step(modelOutput, i, sample, noise);
+    }
 
     /** diffusers' add_noise: {@code original} noised to the level of step {@code i} (img2img's start). */
     float[] addNoise(float[] original, float[] noise, int i);

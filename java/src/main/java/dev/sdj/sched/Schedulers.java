@@ -22,7 +22,12 @@ public final class Schedulers {
     private static final Map<String, Function<SchedulerConfig, Scheduler>> CLASSES = new LinkedHashMap<>();
 
     static {
-        // CLASSES.put("DDIMScheduler", DDIMScheduler::new);
+        CLASSES.put("DDIMScheduler", DDIMScheduler::new);
+        CLASSES.put("PNDMScheduler", PNDMScheduler::new);
+        CLASSES.put("LMSDiscreteScheduler", LMSDiscreteScheduler::new);
+        CLASSES.put("EulerDiscreteScheduler", EulerDiscreteScheduler::new);
+        CLASSES.put("EulerAncestralDiscreteScheduler", EulerAncestralDiscreteScheduler::new);
+        CLASSES.put("HeunDiscreteScheduler", HeunDiscreteScheduler::new);
         CLASSES.put("DPMSolverMultistepScheduler", DPMSolverMultistepScheduler::new);
         CLASSES.put("UniPCMultistepScheduler", UniPCMultistepScheduler::new);
         CLASSES.put("LCMScheduler", LCMScheduler::new);

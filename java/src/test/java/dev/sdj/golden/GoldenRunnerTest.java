@@ -50,7 +50,7 @@ class GoldenRunnerTest {
         SafeTensorsWriter.write(dir.resolve("c.safetensors"),
                 Map.of("latent", Tensor.of(new float[16], 1, 4, 2, 2), "output", Tensor.of(new float[48], 1, 3, 4, 4)), null);
         List<CaseResult> r = run("""
-                {"name": "sched", "kind": "scheduler-schedule", "model": null, "file": "s.safetensors",
+                {"name": "sched", "kind": "pipeline", "model": null, "file": "s.safetensors",
                  "inputs": {"steps": 4}, "expected": {"timesteps": "steps4.timesteps"}},
                 {"name": "parse", "kind": "prompt-parse", "file": "p.json", "inputs": {"prompt": "(a)"},
                  "expected": {"result": "/cases/0/result"}},
@@ -68,7 +68,7 @@ class GoldenRunnerTest {
                  "expected": {"output": "output"}, "tolerance": {"max_rel": 1}},
                 {"name": "no-kind", "file": "c.safetensors", "expected": {"output": "output"}}""");
         assertEquals(9, r.size());
-        assertResult(r.get(0), "sched", Status.SKIP, "kind scheduler-schedule not supported yet");
+        assertResult(r.get(0), "sched", Status.SKIP, "kind pipeline not supported yet");
         assertResult(r.get(1), "parse", Status.SKIP, "kind prompt-parse not supported yet");
         assertResult(r.get(2), "ckpt", Status.SKIP, "single-file checkpoints are not loaded yet (checkpoint issue)");
         assertResult(r.get(3), "no-file", Status.FAIL, "gone.safetensors: referenced file does not exist");
@@ -78,6 +78,63 @@ class GoldenRunnerTest {
         assertResult(r.get(7), "bad-tolerance", Status.FAIL, "unknown limit \"max_rel\"");
         assertResult(r.get(8), "no-kind", Status.FAIL, "no \"kind\"");
         assertEquals("0 passed, 6 failed, 3 skipped", CaseResult.summary(r));
+    }
+
+    /**
+     * The scheduler kinds need no model: a DDIM schedule right and wrong, a class sdj does not have,
+     * a stray input, and one-step loops from zero latents (all zero whatever the schedule) whose
+     * per-step records and injected noise are checked.
+     */
+    @Test
+    void schedulerKindsRunWithoutAModel() throws Exception {
+        Files.writeString(dir.resolve("ddim.json"), """
+                {"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
+                 "steps_offset": 1, "set_alpha_to_one": false, "clip_sample": false}""");
+        Files.writeString(dir.resolve("euler-a.json"), """
+                {"_class_name": "EulerAncestralDiscreteScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+                 "beta_end": 0.012}""");
+        float[] wrong = new float[16];
+        wrong[3] = 1e-3f;
+        SafeTensorsWriter.write(dir.resolve("s.safetensors"), Map.of(
+                "steps4.timesteps", Tensor.of(new float[] {751, 501, 251, 1}, 4),
+                "off.timesteps", Tensor.of(new float[] {750, 501, 251, 1}, 4),
+                "one", Tensor.of(new float[] {1f}),
+                "zeros", Tensor.of(new float[16], 1, 4, 2, 2),
+                "wrong", Tensor.of(wrong, 1, 4, 2, 2),
+                "noise", Tensor.of(new float[] {1, -1, 2, -2, 1, -1, 2, -2, 1, -1, 2, -2, 1, -1, 2, -2}, 1, 4, 2, 2)), null);
+        String ddim = "\"scheduler_class\": \"DDIMScheduler\", \"scheduler_config\": \"ddim.json\", \"file\": \"s.safetensors\"";
+        List<CaseResult> r = run("""
+                {"name": "schedule", "kind": "scheduler-schedule", %1$s, "inputs": {"steps": 4},
+                 "expected": {"timesteps": "steps4.timesteps", "init_noise_sigma": "one"}, "tolerance": {"max_abs": 0}},
+                {"name": "schedule-off", "kind": "scheduler-schedule", %1$s, "inputs": {"steps": 4},
+                 "expected": {"timesteps": "off.timesteps"}, "tolerance": {"max_abs": 0}},
+                {"name": "no-such-class", "kind": "scheduler-schedule", "scheduler_class": "FooScheduler",
+                 "scheduler_config": "ddim.json", "file": "s.safetensors", "inputs": {"steps": 4},
+                 "expected": {"timesteps": "steps4.timesteps"}},
+                {"name": "stray", "kind": "scheduler-schedule", %1$s, "inputs": {"steps": 4, "eta": 0.5},
+                 "expected": {"timesteps": "steps4.timesteps"}},
+                {"name": "loop", "kind": "scheduler-trajectory", %1$s, "inputs": {"x_T": {"tensor": "zeros"}, "steps": 1},
+                 "expected": {"final": "zeros"}, "tolerance": {"max_abs": 1e-4}, "noise_keys": [null],
+                 "per_step": [{"prev_sample": "zeros", "model_output": "zeros"}], "per_step_tolerance": {"max_abs": 1e-4}},
+                {"name": "loop-wrong", "kind": "scheduler-trajectory", %1$s, "inputs": {"x_T": {"tensor": "zeros"}, "steps": 1},
+                 "expected": {"final": "zeros"}, "tolerance": {"max_abs": 1e-4}, "noise_keys": [null],
+                 "per_step": [{"prev_sample": "wrong", "latents": "zeros"}], "per_step_tolerance": {"max_abs": 1e-4}},
+                {"name": "noise-not-drawn", "kind": "scheduler-trajectory", %1$s, "inputs": {"x_T": {"tensor": "zeros"}, "steps": 1},
+                 "expected": {"final": "zeros"}, "noise_keys": ["noise"]},
+                {"name": "ancestral", "kind": "scheduler-trajectory", "scheduler_class": "EulerAncestralDiscreteScheduler",
+                 "scheduler_config": "euler-a.json", "file": "s.safetensors", "inputs": {"x_T": {"tensor": "zeros"}, "steps": 1},
+                 "expected": {"final": "zeros"}, "noise_keys": ["noise"], "per_step": [{"noise": "noise", "prev_sample": "zeros"}]}
+                """.formatted(ddim));
+        assertEquals(8, r.size());
+        assertResult(r.get(0), "schedule", Status.PASS, "timesteps max_abs 0");
+        assertResult(r.get(1), "schedule-off", Status.FAIL, "timesteps max_abs 1");
+        assertResult(r.get(2), "no-such-class", Status.FAIL, "scheduler class FooScheduler is not implemented by sdj");
+        assertResult(r.get(3), "stray", Status.FAIL, "input \"eta\" is not one the scheduler-schedule runner reads");
+        assertResult(r.get(4), "loop", Status.PASS, "per_step 2 tensors");
+        assertResult(r.get(5), "loop-wrong", Status.FAIL, "step_000.prev_sample max_abs 1e-03");
+        assertTrue(r.get(5).detail().contains("step_000.latents not produced"), r.get(5).line());
+        assertResult(r.get(6), "noise-not-drawn", Status.FAIL, "step 0: the reference drew noise inside step() (noise_keys), the scheduler drew none");
+        assertResult(r.get(7), "ancestral", Status.PASS, "per_step 2 tensors");
     }
 
     @Test
