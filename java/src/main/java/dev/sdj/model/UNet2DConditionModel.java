@@ -17,7 +17,7 @@ import java.util.List;
  * the text embeddings. Built from its config and weights named as in diffusers' state_dict.
  * Activations are NHWC inside; {@link #forward} takes and returns NHWC.
  */
-public final class UNet2DConditionModel implements AutoCloseable {
+public final class UNet2DConditionModel implements NoisePredictor, AutoCloseable {
     private final UNet2DConditionConfig config;
     private final Backend b;
     private final Weights weights;
@@ -133,6 +133,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
      * encoderHiddenStates (B, L, cross_attention_dim); added: SDXL's conditions, else null.
      * Returns NHWC (B, H, W, out_channels).
      */
+    @Override
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, AddedConditions added) {
         int batch = sample.dim(0);
         checkInputs(sample, timesteps, encoderHiddenStates, added);

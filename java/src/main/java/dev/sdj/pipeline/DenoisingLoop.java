@@ -4,7 +4,7 @@ import dev.sdj.backend.Backend;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
 import dev.sdj.model.AddedConditions;
-import dev.sdj.model.UNet2DConditionModel;
+import dev.sdj.model.NoisePredictor;
 import dev.sdj.sched.NoiseSource;
 import dev.sdj.sched.Scheduler;
 import java.util.concurrent.CancellationException;
@@ -20,10 +20,11 @@ import java.util.function.BooleanSupplier;
  * NHWC tensors inside the U-Net.
  */
 public final class DenoisingLoop {
-    private final UNet2DConditionModel unet;
+    private final NoisePredictor unet;
     private final Backend b;
 
-    public DenoisingLoop(UNet2DConditionModel unet, Backend backend) {
+    /** unet: the U-Net (or, in tests, any stand-in with its signature). */
+    public DenoisingLoop(NoisePredictor unet, Backend backend) {
         this.unet = unet;
         this.b = backend;
     }
