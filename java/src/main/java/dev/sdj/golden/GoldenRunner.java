@@ -3,6 +3,7 @@ package dev.sdj.golden;
 import dev.sdj.backend.Backend;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
+import dev.sdj.io.checkpoint.Checkpoint;
 import dev.sdj.model.AddedConditions;
 import dev.sdj.model.AutoencoderKL;
 import dev.sdj.model.DiagonalGaussianDistribution;
@@ -22,8 +23,9 @@ import java.util.function.Predicate;
 /**
  * Runs the cases of a golden folder (its cases.json, format in tests/golden/README.md) on the
  * engine and compares every expected output with its reference. Kinds the engine does not run
- * yet, and single-file checkpoints, are skipped with the reason; anything that goes wrong inside
- * a case fails that case only.
+ * yet are skipped with the reason; anything that goes wrong inside a case fails that case only.
+ * A case's model is a diffusers folder, or a single-file checkpoint with the component to load
+ * and its config ({@link Checkpoint}).
  *
  * <p>Cases store tensors as diffusers does (NCHW); sdj's models take NHWC, so images and latents
  * are converted at entry and outputs converted back before comparing. The scheduler kinds run in
@@ -90,7 +92,6 @@ public final class GoldenRunner implements AutoCloseable {
     public CaseResult run(GoldenCase c) {
         if (c.kind() == null) return CaseResult.fail(c.name(), "the case has no \"kind\"");
         if (!SUPPORTED_KINDS.contains(c.kind())) return CaseResult.skip(c.name(), "kind " + c.kind() + " not supported yet");
-        if (c.isSingleFile()) return CaseResult.skip(c.name(), "single-file checkpoints are not loaded yet (checkpoint issue)");
         try (CaseFiles files = new CaseFiles()) {
             Tolerance tolerance = c.tolerance();
             checkInputs(c);
@@ -162,19 +163,19 @@ public final class GoldenRunner implements AutoCloseable {
         if (hasText != hasIds) throw new GoldenFormatException("SDXL's added conditions need both text_embeds and time_ids");
         AddedConditions added = hasText ? new AddedConditions(backend.upload(f.tensor(c.inputRef("text_embeds"))),
                 backend.upload(f.tensor(c.inputRef("time_ids")))) : null;
-        UNet2DConditionModel unet = models.get(model(c), UNet2DConditionModel.class, UNet2DConditionModel::load);
+        UNet2DConditionModel unet = unet(c);
         return Map.of("output", nchw(unet.forward(sample, timesteps, ehs, added)));
     }
 
     private Map<String, Tensor> vaeDecode(GoldenCase c, CaseFiles f) throws IOException {
         Tensor latent = nhwc(c, f, "latent");
-        AutoencoderKL vae = models.get(model(c), AutoencoderKL.class, AutoencoderKL::load);
+        AutoencoderKL vae = vae(c);
         return Map.of("output", nchw(vae.decode(latent)));
     }
 
     private Map<String, Tensor> vaeEncode(GoldenCase c, CaseFiles f) throws IOException {
         Tensor image = nhwc(c, f, "image");
-        AutoencoderKL vae = models.get(model(c), AutoencoderKL.class, AutoencoderKL::load);
+        AutoencoderKL vae = vae(c);
         DiagonalGaussianDistribution d = vae.encode(image);
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put("moments", nchw(d.moments()));
@@ -182,6 +183,37 @@ public final class GoldenRunner implements AutoCloseable {
         out.put("logvar", nchw(d.logvar()));
         out.put("std", nchw(d.std()));
         return out;
+    }
+
+    // ---- models ----
+
+    private UNet2DConditionModel unet(GoldenCase c) throws IOException {
+        if (!c.isSingleFile()) return models.get(model(c), UNet2DConditionModel.class, UNet2DConditionModel::load);
+        Checkpoint.Options options = checkpointOptions(c, "unet").withUnetConfig(c.config());
+        return models.get(model(c), c.config(), UNet2DConditionModel.class, (path, b) -> {
+            try (Checkpoint checkpoint = Checkpoint.open(path, options)) {
+                return checkpoint.loadUnet(b);
+            }
+        });
+    }
+
+    private AutoencoderKL vae(GoldenCase c) throws IOException {
+        if (!c.isSingleFile()) return models.get(model(c), AutoencoderKL.class, AutoencoderKL::load);
+        Checkpoint.Options options = checkpointOptions(c, "vae").withVaeConfig(c.config());
+        return models.get(model(c), c.config(), AutoencoderKL.class, (path, b) -> {
+            try (Checkpoint checkpoint = Checkpoint.open(path, options)) {
+                return checkpoint.loadVae(b);
+            }
+        });
+    }
+
+    /** A single-file case's component must be the one its kind runs; without a "config" the family's built-in one is used. */
+    private static Checkpoint.Options checkpointOptions(GoldenCase c, String component) {
+        if (c.component() != null && !c.component().equals(component)) {
+            throw new GoldenFormatException("kind " + c.kind() + " loads the " + component + ", but the case's \"component\" is "
+                    + c.component());
+        }
+        return Checkpoint.Options.DEFAULT;
     }
 
     // ---- inputs and outputs ----

@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Models loaded once per folder for a whole run (several cases share one model) and closed with
- * it. A load that failed is remembered too: every case of that model fails with the same message,
- * without loading the weights again.
+ * Models loaded once per folder (or checkpoint file and config) for a whole run (several cases
+ * share one model) and closed with it. A load that failed is remembered too: every case of that
+ * model fails with the same message, without loading the weights again.
  */
 final class ModelCache implements AutoCloseable {
 
@@ -29,13 +29,24 @@ final class ModelCache implements AutoCloseable {
     }
 
     <T extends AutoCloseable> T get(Path dir, Class<T> type, Loader<T> loader) throws IOException {
-        // Keyed by class too: a folder could in principle hold more than one part.
-        String key = type.getName() + " " + dir.toAbsolutePath().normalize();
+        return get(dir, null, type, loader);
+    }
+
+    /**
+     * The model at {@code path}: a folder, or a single-file checkpoint read with {@code config}
+     * (which keys the cache too: one file may be read with several configs).
+     */
+    <T extends AutoCloseable> T get(Path path, Path config, Class<T> type, Loader<T> loader) throws IOException {
+        // Keyed by class too: a folder or checkpoint file holds more than one part.
+        String key = type.getName() + " " + path.toAbsolutePath().normalize() + (config == null ? "" : " " + config.toAbsolutePath().normalize());
         Object entry = loaded.get(key);
         if (entry == null) {
             try {
-                if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "model folder does not exist");
-                entry = loader.load(dir, backend);
+                boolean file = path.getFileName().toString().endsWith(".safetensors");
+                if (file ? !Files.isRegularFile(path) : !Files.isDirectory(path)) {
+                    throw new NoSuchFileException(path.toString(), null, file ? "checkpoint file does not exist" : "model folder does not exist");
+                }
+                entry = loader.load(path, backend);
             } catch (IOException | RuntimeException e) {
                 entry = e;
             }

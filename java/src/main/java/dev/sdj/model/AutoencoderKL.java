@@ -3,6 +3,7 @@ package dev.sdj.model;
 import dev.sdj.backend.Backend;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
+import dev.sdj.io.checkpoint.Checkpoint;
 import dev.sdj.model.nn.Conv2d;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -39,10 +40,17 @@ public final class AutoencoderKL implements AutoCloseable {
     }
 
     /**
-     * A diffusers model folder (config.json and diffusion_pytorch_model.safetensors). Every
-     * tensor of the file must be used: a leftover key means the config does not describe it.
+     * A diffusers model folder (config.json and diffusion_pytorch_model.safetensors), or else
+     * what {@link Checkpoint#open} reads: a single-file checkpoint (family detected, built-in
+     * config) or a pipeline folder (model_index.json, its vae/). Every tensor of the VAE must be
+     * used: a leftover key means the config does not describe it.
      */
     public static AutoencoderKL load(Path dir, Backend backend) throws IOException {
+        if (!Files.isRegularFile(dir.resolve("config.json"))) {
+            try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+                return checkpoint.loadVae(backend);
+            }
+        }
         AutoencoderKLConfig config = AutoencoderKLConfig.read(dir.resolve("config.json"));
         Path file = dir.resolve("diffusion_pytorch_model.safetensors");
         if (!Files.exists(file)) throw new FileNotFoundException(file + ": no VAE weights (diffusers folders name them so)");

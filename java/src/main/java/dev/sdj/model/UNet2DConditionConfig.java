@@ -112,6 +112,14 @@ public record UNet2DConditionConfig(
         }
     }
 
+    /** This config with another in_channels (inpainting U-Nets take 9: latents, mask, masked-image latents). */
+    public UNet2DConditionConfig withInChannels(int channels) {
+        return new UNet2DConditionConfig(channels, outChannels, flipSinToCos, freqShift, downBlockTypes, upBlockTypes,
+                blockOutChannels, layersPerBlock, downsamplePadding, normNumGroups, normEps, crossAttentionDim,
+                transformerLayersPerBlock, numAttentionHeads, useLinearProjection, upcastAttention, additionEmbedType,
+                additionTimeEmbedDim, projectionClassEmbeddingsInputDim, sampleSize);
+    }
+
     /** Time embedding width: 4 × the first block's channels. */
     public int timeEmbedDim() {
         return blockOutChannels[0] * 4;
