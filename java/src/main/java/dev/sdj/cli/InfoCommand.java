@@ -3,12 +3,17 @@ package dev.sdj.cli;
 import dev.sdj.core.DType;
 import dev.sdj.io.SafeTensorsFile;
 import dev.sdj.io.TensorInfo;
+import dev.sdj.io.checkpoint.Checkpoint;
+import dev.sdj.io.checkpoint.Checkpoint.ComponentReport;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -16,16 +21,34 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code sdj info FILE.safetensors}: what a weights file holds. */
+/**
+ * {@code sdj info FILE_OR_DIR}: what a weights file holds; for a single-file checkpoint or a
+ * diffusers pipeline folder also the model it is ({@link Checkpoint#report}).
+ */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "List each .safetensors file's tensors (name, dtype, shape, bytes), its metadata and totals.")
+        description = {"List each .safetensors file's tensors (name, dtype, shape, bytes), its metadata and totals.",
+                "For a single-file checkpoint (original LDM naming) or a diffusers pipeline folder (model_index.json) also:"
+                        + " the detected family, prediction type, each component's tensors, parameters and dtypes, and its"
+                        + " missing, misshapen or unexpected keys against the config."})
 public final class InfoCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "FILE", arity = "1..*", description = "one or more .safetensors files")
+    @Parameters(paramLabel = "FILE_OR_DIR", arity = "1..*", description = "one or more .safetensors files or diffusers pipeline folders")
     List<Path> files;
 
     @Option(names = "--summary", description = "print only the totals, not every tensor")
     boolean summary;
+
+    @Option(names = "--config", paramLabel = "CONFIG_JSON",
+            description = "a diffusers U-Net config.json to check a checkpoint's U-Net against (default: the detected family's)")
+    Path config;
+
+    @Option(names = "--vae-config", paramLabel = "CONFIG_JSON",
+            description = "a diffusers VAE config.json to check a checkpoint's VAE against (default: the detected family's)")
+    Path vaeConfig;
+
+    @Option(names = "--prediction", paramLabel = "TYPE",
+            description = "epsilon or v: what the U-Net predicts (SD2.x v-models cannot be told from their tensors)")
+    String prediction;
 
     @Spec
     CommandSpec spec;
@@ -41,7 +64,18 @@ public final class InfoCommand implements Callable<Integer> {
     }
 
     private void print(Path file, PrintWriter out) throws Exception {
+        Checkpoint.Options options = new Checkpoint.Options(config, vaeConfig, prediction);
+        if (Files.isDirectory(file)) {
+            try (Checkpoint checkpoint = Checkpoint.open(file, options)) {
+                out.printf("folder:   %s%n", file);
+                printCheckpoint(checkpoint, out);
+            }
+            return;
+        }
+        Checkpoint.requireSafetensors(file);
+        boolean ldm;
         try (SafeTensorsFile st = SafeTensorsFile.open(file)) {
+            ldm = Checkpoint.isLdmNamed(st.names());
             Map<DType, long[]> byDtype = new EnumMap<>(DType.class); // dtype -> {tensors, elements, bytes}
             long elements = 0, bytes = 0;
             int width = st.names().stream().mapToInt(String::length).max().orElse(4);
@@ -68,6 +102,58 @@ public final class InfoCommand implements Callable<Integer> {
                 st.metadata().forEach((k, v) -> out.printf("  %s = %s%n", k, v.length() > 200 ? v.substring(0, 200) + "…" : v));
             }
         }
+        if (ldm) {
+            try (Checkpoint checkpoint = Checkpoint.open(file, options)) {
+                printCheckpoint(checkpoint, out);
+            }
+        }
+    }
+
+    // How many keys of each kind of problem are listed before "… and N more".
+    private static final int SHOWN = 5;
+
+    private static void printCheckpoint(Checkpoint checkpoint, PrintWriter out) throws Exception {
+        Checkpoint.Report r = checkpoint.report();
+        out.printf("checkpoint: %s (%s; detected from %s)%n", r.family(),
+                checkpoint.isSingleFile() ? "single file, original LDM naming" : "diffusers folder", r.evidence());
+        out.printf("prediction: %s (%s)%n", r.prediction().type(), r.prediction().source());
+        out.printf("  %-15s %8s %15s  %-9s %s%n", "component", "tensors", "parameters", "dtypes", "config");
+        for (ComponentReport c : r.components()) {
+            if (!c.present()) {
+                out.printf("  %-15s %8s %15s  %-9s %s%n", c.name(), "-", "-", "-", "not in the " + (checkpoint.isSingleFile() ? "file" : "folder")
+                        + " (config: " + c.config() + ")");
+                continue;
+            }
+            String dtypes = c.dtypes().stream().map(DType::name).collect(Collectors.joining(","));
+            out.printf("  %-15s %8d %,15d  %-9s %s%s%n", c.name(), c.tensors(), c.parameters(), dtypes, c.config(),
+                    checkpoint.isSingleFile() ? "" : " [" + c.file() + "]");
+        }
+        List<String> problems = new ArrayList<>();
+        for (ComponentReport c : r.components()) {
+            if (!c.present()) continue;
+            list(problems, c.name() + ": missing", c.missing());
+            list(problems, c.name() + ": other shape", c.wrongShape());
+            list(problems, c.name() + ": unexpected", c.unexpected());
+            list(problems, c.name() + ": not used by the config (as in diffusers)", c.unusedByConfig());
+        }
+        list(problems, "unexpected (no component's)", r.unexpected());
+        if (problems.isEmpty()) {
+            out.println("keys:       every key the configs need is there with its shape; no unexpected keys");
+        } else {
+            out.println("keys:");
+            problems.forEach(out::println);
+        }
+        if (!r.ignored().isEmpty()) {
+            out.println("ignored:    " + r.ignored().entrySet().stream().map(e -> e.getValue() + " " + e.getKey())
+                    .collect(Collectors.joining("; ")));
+        }
+    }
+
+    private static void list(List<String> lines, String what, List<String> keys) {
+        if (keys.isEmpty()) return;
+        lines.add(String.format("  %s: %d", what, keys.size()));
+        for (String k : keys.subList(0, Math.min(SHOWN, keys.size()))) lines.add("    " + k);
+        if (keys.size() > SHOWN) lines.add("    … and " + (keys.size() - SHOWN) + " more");
     }
 
     static String human(long bytes) {

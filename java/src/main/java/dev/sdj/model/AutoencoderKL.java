@@ -45,14 +45,14 @@ public final class AutoencoderKL implements AutoCloseable {
      * config) or a pipeline folder (model_index.json, its vae/). Every tensor of the VAE must be
      * used: a leftover key means the config does not describe it.
      */
-    public static AutoencoderKL load(Path dir, Backend backend) throws IOException {
-        if (!Files.isRegularFile(dir.resolve("config.json"))) {
-            try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+    public static AutoencoderKL load(Path path, Backend backend) throws IOException {
+        if (!Files.isRegularFile(path.resolve("config.json"))) {
+            try (Checkpoint checkpoint = Checkpoint.open(path)) {
                 return checkpoint.loadVae(backend);
             }
         }
-        AutoencoderKLConfig config = AutoencoderKLConfig.read(dir.resolve("config.json"));
-        Path file = dir.resolve("diffusion_pytorch_model.safetensors");
+        AutoencoderKLConfig config = AutoencoderKLConfig.read(path.resolve("config.json"));
+        Path file = path.resolve("diffusion_pytorch_model.safetensors");
         if (!Files.exists(file)) throw new FileNotFoundException(file + ": no VAE weights (diffusers folders name them so)");
         SafeTensorsWeights w = SafeTensorsWeights.open(file);
         try {
@@ -60,7 +60,7 @@ public final class AutoencoderKL implements AutoCloseable {
             List<String> unused = w.unused();
             if (!unused.isEmpty()) {
                 throw new WeightsException(w.source(), unused.get(0), "is not a parameter of the VAE that "
-                        + dir.resolve("config.json") + " describes (" + unused.size() + " such keys)");
+                        + path.resolve("config.json") + " describes (" + unused.size() + " such keys)");
             }
             return model;
         } catch (RuntimeException e) {

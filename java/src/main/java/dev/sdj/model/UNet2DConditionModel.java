@@ -97,14 +97,14 @@ public final class UNet2DConditionModel implements NoisePredictor, AutoCloseable
      * config) or a pipeline folder (model_index.json, its unet/). Every tensor of the U-Net must be
      * used: a leftover key means the config does not describe it.
      */
-    public static UNet2DConditionModel load(Path dir, Backend backend) throws IOException {
-        if (!Files.isRegularFile(dir.resolve("config.json"))) {
-            try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+    public static UNet2DConditionModel load(Path path, Backend backend) throws IOException {
+        if (!Files.isRegularFile(path.resolve("config.json"))) {
+            try (Checkpoint checkpoint = Checkpoint.open(path)) {
                 return checkpoint.loadUnet(backend);
             }
         }
-        UNet2DConditionConfig config = UNet2DConditionConfig.read(dir.resolve("config.json"));
-        Path file = dir.resolve("diffusion_pytorch_model.safetensors");
+        UNet2DConditionConfig config = UNet2DConditionConfig.read(path.resolve("config.json"));
+        Path file = path.resolve("diffusion_pytorch_model.safetensors");
         if (!Files.exists(file)) throw new java.io.FileNotFoundException(file + ": no U-Net weights (diffusers folders name them so)");
         SafeTensorsWeights w = SafeTensorsWeights.open(file);
         try {
@@ -112,7 +112,7 @@ public final class UNet2DConditionModel implements NoisePredictor, AutoCloseable
             List<String> unused = w.unused();
             if (!unused.isEmpty()) {
                 throw new WeightsException(w.source(), unused.get(0), "is not a parameter of the U-Net that "
-                        + dir.resolve("config.json") + " describes (" + unused.size() + " such keys)");
+                        + path.resolve("config.json") + " describes (" + unused.size() + " such keys)");
             }
             return model;
         } catch (RuntimeException e) {

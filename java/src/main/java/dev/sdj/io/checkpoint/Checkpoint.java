@@ -150,6 +150,15 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
+    // Key prefixes only original single-file checkpoints have.
+    private static final List<String> LDM_PREFIXES = List.of(LdmKeyMap.UNET_PREFIX, LdmKeyMap.VAE_PREFIX, "cond_stage_model.",
+            "conditioner.embedders.");
+
+    /** Whether tensor names are in the original (LDM) naming of a single-file checkpoint. */
+    public static boolean isLdmNamed(List<String> names) {
+        return names.stream().anyMatch(n -> LDM_PREFIXES.stream().anyMatch(n::startsWith));
+    }
+
     // ---- safetensors only ----
 
     private static final Set<String> PICKLE_EXTENSIONS = Set.of("ckpt", "pt", "pth", "bin");
@@ -593,7 +602,7 @@ public final class Checkpoint implements AutoCloseable {
      * and how it differs from what the config needs. Keys are the checkpoint's; a missing one
      * carries the diffusers name in parentheses.
      */
-    public record ComponentReport(String name, boolean present, int tensors, long parameters, Set<DType> dtypes,
+    public record ComponentReport(String name, Path file, boolean present, int tensors, long parameters, Set<DType> dtypes,
                                   String config, int expected, List<String> missing, List<String> wrongShape,
                                   List<String> unexpected, List<String> unusedByConfig) {}
 
@@ -645,16 +654,17 @@ public final class Checkpoint implements AutoCloseable {
             }
         }
         if (p == null) {
-            return new ComponentReport(c, false, 0, 0, Set.of(), config, expected.size(), List.of(), List.of(), List.of(), List.of());
+            return new ComponentReport(c, null, false, 0, 0, Set.of(), config, expected.size(), List.of(), List.of(), List.of(), List.of());
         }
         SafeTensorsFile f = p.file.file;
         Function<String, Source> resolve = n -> p.map == null ? Source.of(n) : p.map.toLdm(n);
-        List<String> missing = new ArrayList<>(), wrong = new ArrayList<>();
+        List<String> wrong = new ArrayList<>();
+        Map<String, List<String>> missingKeys = new LinkedHashMap<>(); // checkpoint key -> the diffusers names it would hold
         Set<String> used = new java.util.HashSet<>();
         for (Map.Entry<String, int[]> e : expected.entrySet()) {
             Source s = resolve.apply(e.getKey());
             if (s == null || !f.contains(s.key())) {
-                missing.add((s == null ? "(no key)" : s.key()) + (p.map == null ? "" : " (" + e.getKey() + ")"));
+                missingKeys.computeIfAbsent(s == null ? "(no key for " + e.getKey() + ")" : s.key(), k -> new ArrayList<>()).add(e.getKey());
                 continue;
             }
             used.add(s.key());
@@ -664,6 +674,8 @@ public final class Checkpoint implements AutoCloseable {
                 wrong.add(s.key() + " " + Arrays.toString(f.info(s.key()).shape()) + ", config needs " + Arrays.toString(e.getValue()));
             }
         }
+        List<String> missing = new ArrayList<>();
+        missingKeys.forEach((k, names) -> missing.add(p.map == null ? k : k + " (" + String.join(", ", names) + ")"));
         int tensors = 0;
         long params = 0;
         Set<DType> dtypes = EnumSet.noneOf(DType.class);
@@ -684,7 +696,7 @@ public final class Checkpoint implements AutoCloseable {
                 unexpected.add(k);
             }
         }
-        return new ComponentReport(c, true, tensors, params, dtypes, config, expected.size(), missing, wrong, unexpected, unusedByConfig);
+        return new ComponentReport(c, f.path(), true, tensors, params, dtypes, config, expected.size(), missing, wrong, unexpected, unusedByConfig);
     }
 
     /**
