@@ -54,8 +54,8 @@ class GoldenRunnerTest {
                  "inputs": {"steps": 4}, "expected": {"timesteps": "steps4.timesteps"}},
                 {"name": "parse", "kind": "prompt-parse", "file": "p.json", "inputs": {"prompt": "(a)"},
                  "expected": {"result": "/cases/0/result"}},
-                {"name": "ckpt", "kind": "unet", "model": "ck/tiny.safetensors", "component": "unet", "config": "u/config.json",
-                 "file": "c.safetensors", "inputs": {}, "expected": {"output": "output"}},
+                {"name": "ckpt", "kind": "vae-decode", "model": "ck/tiny.safetensors", "component": "vae", "config": "u/config.json",
+                 "file": "c.safetensors", "inputs": {"latent": {"tensor": "latent"}}, "expected": {"output": "output"}},
                 {"name": "no-file", "kind": "unet", "model": "m", "file": "gone.safetensors",
                  "inputs": {"sample": {"tensor": "sample"}}, "expected": {"output": "output"}},
                 {"name": "no-model", "kind": "vae-decode", "model": "no-such-vae", "file": "c.safetensors",
@@ -70,14 +70,14 @@ class GoldenRunnerTest {
         assertEquals(9, r.size());
         assertResult(r.get(0), "sched", Status.SKIP, "kind pipeline not supported yet");
         assertResult(r.get(1), "parse", Status.SKIP, "kind prompt-parse not supported yet");
-        assertResult(r.get(2), "ckpt", Status.SKIP, "single-file checkpoints are not loaded yet (checkpoint issue)");
+        assertResult(r.get(2), "ckpt", Status.FAIL, "tiny.safetensors: checkpoint file does not exist");
         assertResult(r.get(3), "no-file", Status.FAIL, "gone.safetensors: referenced file does not exist");
         assertResult(r.get(4), "no-model", Status.FAIL, "no-such-vae: model folder does not exist");
         assertResult(r.get(5), "bad-ref", Status.FAIL, "expected.output: expected a reference");
         assertResult(r.get(6), "stray-input", Status.FAIL, "input \"scale\" is not one the vae-decode runner reads");
         assertResult(r.get(7), "bad-tolerance", Status.FAIL, "unknown limit \"max_rel\"");
         assertResult(r.get(8), "no-kind", Status.FAIL, "no \"kind\"");
-        assertEquals("0 passed, 6 failed, 3 skipped", CaseResult.summary(r));
+        assertEquals("0 passed, 7 failed, 2 skipped", CaseResult.summary(r));
     }
 
     /**
