@@ -125,8 +125,15 @@ public final class InfoCommand implements Callable<Integer> {
                 continue;
             }
             String dtypes = c.dtypes().stream().map(DType::name).collect(Collectors.joining(","));
-            out.printf("  %-15s %8d %,15d  %-9s %s%s%n", c.name(), c.tensors(), c.parameters(), dtypes, c.config(),
-                    checkpoint.isSingleFile() ? "" : " [" + c.file() + "]");
+            // A folder's files as the folder names them (unet/config.json), not as long absolute paths.
+            String config = c.config(), file = "";
+            if (!checkpoint.isSingleFile()) {
+                Path root = checkpoint.path().toAbsolutePath().normalize();
+                Path cfg = Path.of(config).toAbsolutePath().normalize();
+                config = cfg.startsWith(root) ? root.relativize(cfg).toString() : config;
+                file = ", weights " + root.relativize(c.file().toAbsolutePath().normalize());
+            }
+            out.printf("  %-15s %8d %,15d  %-9s %s%s%n", c.name(), c.tensors(), c.parameters(), dtypes, config, file);
         }
         List<String> problems = new ArrayList<>();
         for (ComponentReport c : r.components()) {

@@ -189,7 +189,8 @@ public final class GoldenRunner implements AutoCloseable {
 
     private UNet2DConditionModel unet(GoldenCase c) throws IOException {
         if (!c.isSingleFile()) return models.get(model(c), UNet2DConditionModel.class, UNet2DConditionModel::load);
-        Checkpoint.Options options = checkpointOptions(c, "unet").withUnetConfig(c.config());
+        requireComponent(c, "unet");
+        Checkpoint.Options options = Checkpoint.Options.DEFAULT.withUnetConfig(c.config());
         return models.get(model(c), c.config(), UNet2DConditionModel.class, (path, b) -> {
             try (Checkpoint checkpoint = Checkpoint.open(path, options)) {
                 return checkpoint.loadUnet(b);
@@ -199,7 +200,8 @@ public final class GoldenRunner implements AutoCloseable {
 
     private AutoencoderKL vae(GoldenCase c) throws IOException {
         if (!c.isSingleFile()) return models.get(model(c), AutoencoderKL.class, AutoencoderKL::load);
-        Checkpoint.Options options = checkpointOptions(c, "vae").withVaeConfig(c.config());
+        requireComponent(c, "vae");
+        Checkpoint.Options options = Checkpoint.Options.DEFAULT.withVaeConfig(c.config());
         return models.get(model(c), c.config(), AutoencoderKL.class, (path, b) -> {
             try (Checkpoint checkpoint = Checkpoint.open(path, options)) {
                 return checkpoint.loadVae(b);
@@ -207,13 +209,15 @@ public final class GoldenRunner implements AutoCloseable {
         });
     }
 
-    /** A single-file case's component must be the one its kind runs; without a "config" the family's built-in one is used. */
-    private static Checkpoint.Options checkpointOptions(GoldenCase c, String component) {
+    /**
+     * A single-file case's "component" must be the one its kind runs. (Without a "config" the
+     * detected family's built-in config is used.)
+     */
+    private static void requireComponent(GoldenCase c, String component) {
         if (c.component() != null && !c.component().equals(component)) {
             throw new GoldenFormatException("kind " + c.kind() + " loads the " + component + ", but the case's \"component\" is "
                     + c.component());
         }
-        return Checkpoint.Options.DEFAULT;
     }
 
     // ---- inputs and outputs ----

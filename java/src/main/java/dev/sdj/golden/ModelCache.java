@@ -42,8 +42,9 @@ final class ModelCache implements AutoCloseable {
         Object entry = loaded.get(key);
         if (entry == null) {
             try {
-                boolean file = path.getFileName().toString().endsWith(".safetensors");
-                if (file ? !Files.isRegularFile(path) : !Files.isDirectory(path)) {
+                if (!Files.exists(path)) {
+                    String name = path.getFileName().toString();
+                    boolean file = name.endsWith(".safetensors") || name.endsWith(".ckpt");
                     throw new NoSuchFileException(path.toString(), null, file ? "checkpoint file does not exist" : "model folder does not exist");
                 }
                 entry = loader.load(path, backend);

@@ -467,13 +467,13 @@ public final class Checkpoint implements AutoCloseable {
                 why = "text_encoder hidden_size " + width;
             } else if (context == 768 || context == 1024) {
                 family = context == 768 ? Family.SD1 : Family.SD2;
-                why = "cross-attention width " + context;
+                why = "unet cross_attention_dim " + context;
             } else {
                 family = unet.useLinearProjection() ? Family.SD2 : Family.SD1;
-                why = "use_linear_projection " + unet.useLinearProjection();
+                why = "unet use_linear_projection " + unet.useLinearProjection();
             }
         }
-        return new Detection(family, unet.inChannels(), why + " (" + dir.resolve("unet/config.json").getFileName() + ")");
+        return new Detection(family, unet.inChannels(), why);
     }
 
     private static Prediction folderPrediction(Path dir, Family family) throws IOException {
