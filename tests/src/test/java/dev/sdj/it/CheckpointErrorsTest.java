@@ -132,6 +132,15 @@ class CheckpointErrorsTest {
         CliTest.Run r = CliTest.run("info", ckpt.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("v1-5-pruned.ckpt") && r.err().contains("pickle"), r.err());
+        // A safetensors file whose header length starts with the same bytes as a pickle (640 = 0x280) is not one.
+        byte[] json = String.format("%-640s", "{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Path lookalike = dir.resolve("lookalike.safetensors");
+        Files.write(lookalike, java.nio.ByteBuffer.allocate(8 + 640 + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putLong(640).put(json).putFloat(1f).array());
+        assertEquals((byte) 0x80, Files.readAllBytes(lookalike)[0]);
+        CheckpointException notPickle = assertThrows(CheckpointException.class, () -> Checkpoint.open(lookalike));
+        assertMentions(notPickle, "model.diffusion_model.input_blocks.0.0.weight", "unknown");
         // A pipeline folder whose U-Net exists only as a pickle.
         Path folder = Files.createDirectories(dir.resolve("pipe/unet"));
         Files.writeString(dir.resolve("pipe/model_index.json"), "{\"unet\": [\"diffusers\", \"UNet2DConditionModel\"]}");

@@ -173,14 +173,17 @@ public final class Checkpoint implements AutoCloseable {
         String ext = dot < 0 ? "" : name.substring(dot + 1).toLowerCase(Locale.ROOT);
         boolean pickle = PICKLE_EXTENSIONS.contains(ext);
         if (!pickle && Files.isRegularFile(file)) {
-            byte[] head = new byte[4];
+            byte[] head = new byte[9];
             int n;
             try (InputStream in = Files.newInputStream(file)) {
-                n = in.readNBytes(head, 0, 4);
+                n = in.readNBytes(head, 0, head.length);
             }
-            // torch.save writes a zip ("PK\3\4") since 1.6, a bare pickle (protocol 2+: 0x80) before.
-            pickle = n == 4 && (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
-                    || n >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5;
+            // A safetensors file: the header length, then its JSON object. Any length may begin with
+            // the bytes below, so that comes first.
+            boolean safetensors = n == 9 && head[8] == '{';
+            // torch.save writes a zip ("PK\3\4") since 1.6, a bare pickle (protocol 2+: 0x80 2..5) before.
+            pickle = !safetensors && (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4
+                    || n >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5);
         }
         if (pickle) {
             throw new CheckpointException(file, "a PyTorch pickle checkpoint; sdj reads only .safetensors, because loading a"
