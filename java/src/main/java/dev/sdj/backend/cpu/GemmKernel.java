@@ -70,16 +70,17 @@ final class GemmKernel {
      * masks, MemorySegment) blows C2's inlining budget, after which the vector operations are no
      * longer intrinsified and the kernel runs ten times slower. {@link #update} finishes the job.
      */
-    static void kernel(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int to) {
+    static void kernel(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] tile, int to) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int b = bo + p * NR, a = ao + p * MR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, b), b1 = FloatVector.fromArray(S, bp, b + VL);
+        long b = bo * Float.BYTES;
+        for (int p = 0; p < kc; p++, b += NR * Float.BYTES) {
+            int a = ao + p * MR;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, b, LE), b1 = FloatVector.fromMemorySegment(S, bp, b + VL * Float.BYTES, LE);
             FloatVector a0 = FloatVector.broadcast(S, ap[a + 0]);
             c00 = a0.fma(b0, c00);
             c01 = a0.fma(b1, c01);
@@ -117,22 +118,57 @@ final class GemmKernel {
      * The same for a right-edge panel of at most VL columns: only the first vector of each packed B
      * row is used (the rest is zero padding), which halves the work there (n = 77 → 32 + 32 + 13).
      */
-    static void kernelHalf(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int to) {
+    static void kernelHalf(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] tile, int to) {
         FloatVector c0 = FloatVector.zero(S);
         FloatVector c1 = FloatVector.zero(S);
         FloatVector c2 = FloatVector.zero(S);
         FloatVector c3 = FloatVector.zero(S);
         FloatVector c4 = FloatVector.zero(S);
         FloatVector c5 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
+        long b = bo * Float.BYTES;
+        for (int p = 0; p < kc; p++, b += NR * Float.BYTES) {
             int a = ao + p * MR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bo + p * NR);
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, b, LE);
             c0 = FloatVector.broadcast(S, ap[a + 0]).fma(b0, c0);
             c1 = FloatVector.broadcast(S, ap[a + 1]).fma(b0, c1);
             c2 = FloatVector.broadcast(S, ap[a + 2]).fma(b0, c2);
             c3 = FloatVector.broadcast(S, ap[a + 3]).fma(b0, c3);
             c4 = FloatVector.broadcast(S, ap[a + 4]).fma(b0, c4);
             c5 = FloatVector.broadcast(S, ap[a + 5]).fma(b0, c5);
+        }
+        c0.intoArray(tile, to + 0 * NR);
+        c1.intoArray(tile, to + 1 * NR);
+        c2.intoArray(tile, to + 2 * NR);
+        c3.intoArray(tile, to + 3 * NR);
+        c4.intoArray(tile, to + 4 * NR);
+        c5.intoArray(tile, to + 5 * NR);
+    }
+
+    /** Half a vector: 8 floats with AVX-512 (a ymm register), for a right-edge panel of at most VL/2 columns. */
+    private static final VectorSpecies<Float> HALF = VectorSpecies.of(float.class, jdk.incubator.vector.VectorShape.forBitSize(S.vectorBitSize() / 2));
+
+    /**
+     * The same for at most VL/2 columns (n = 40 → 32 + 8, attention's P·V with SD1.5's head
+     * dim): half-width vectors, which cost half a full-width FMA on cores that split 512-bit
+     * operations (Zen 4) and no more than a full one elsewhere.
+     */
+    static void kernelQuarter(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] tile, int to) {
+        FloatVector c0 = FloatVector.zero(HALF);
+        FloatVector c1 = FloatVector.zero(HALF);
+        FloatVector c2 = FloatVector.zero(HALF);
+        FloatVector c3 = FloatVector.zero(HALF);
+        FloatVector c4 = FloatVector.zero(HALF);
+        FloatVector c5 = FloatVector.zero(HALF);
+        long b = bo * Float.BYTES;
+        for (int p = 0; p < kc; p++, b += NR * Float.BYTES) {
+            int a = ao + p * MR;
+            FloatVector b0 = FloatVector.fromMemorySegment(HALF, bp, b, LE);
+            c0 = FloatVector.broadcast(HALF, ap[a + 0]).fma(b0, c0);
+            c1 = FloatVector.broadcast(HALF, ap[a + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(HALF, ap[a + 2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(HALF, ap[a + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(HALF, ap[a + 4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(HALF, ap[a + 5]).fma(b0, c5);
         }
         c0.intoArray(tile, to + 0 * NR);
         c1.intoArray(tile, to + 1 * NR);
@@ -241,22 +277,26 @@ final class GemmKernel {
      * n×k (weights stored out×in, as Linear and Conv2d keep them). The transposed case reads a
      * heap B in place, a native one after copying each column's run to scratch (NR·kc floats).
      */
-    static void packB(float[] dst, int dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0, int cols,
-                      float[] scratch) {
+    static void packB(MemorySegment dst, long dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0,
+                      int cols, float[] scratch) {
+        long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
         if (!transB) {
             if (cols == NR) {
                 // Row p of the panel is NR contiguous floats of B's row p0 + p: two vector copies.
                 for (int p = 0; p < kc; p++) {
                     long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
-                    int d = dOff + p * NR;
-                    FloatVector.fromMemorySegment(S, b, s, LE).intoArray(dst, d);
-                    FloatVector.fromMemorySegment(S, b, s + (long) VL * Float.BYTES, LE).intoArray(dst, d + VL);
+                    long d = dBytes + p * rowBytes;
+                    FloatVector.fromMemorySegment(S, b, s, LE).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromMemorySegment(S, b, s + second, LE).intoMemorySegment(dst, d + second, LE);
                 }
             } else {
+                VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
                 for (int p = 0; p < kc; p++) {
-                    int d = dOff + p * NR;
-                    MemorySegment.copy(b, Gemm.F, (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES, dst, d, cols);
-                    for (int j = cols; j < NR; j++) dst[d + j] = 0;
+                    long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
+                    long d = dBytes + p * rowBytes;
+                    // Masked lanes read nothing (B may end right there) and come out as zero padding.
+                    FloatVector.fromMemorySegment(S, b, s, LE, m0).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromMemorySegment(S, b, s + second, LE, m1).intoMemorySegment(dst, d + second, LE);
                 }
             }
             return;
@@ -280,16 +320,16 @@ final class GemmKernel {
             int[] map = new int[NR];
             for (int j = 0; j < NR; j++) map[j] = j * stride;
             for (int p = 0; p < kc; p++) {
-                int d = dOff + p * NR;
-                FloatVector.fromArray(S, src, s0 + p, map, 0).intoArray(dst, d);
-                FloatVector.fromArray(S, src, s0 + p, map, VL).intoArray(dst, d + VL);
+                long d = dBytes + p * rowBytes;
+                FloatVector.fromArray(S, src, s0 + p, map, 0).intoMemorySegment(dst, d, LE);
+                FloatVector.fromArray(S, src, s0 + p, map, VL).intoMemorySegment(dst, d + second, LE);
             }
             return;
         }
+        float[] row = new float[NR];
         for (int p = 0; p < kc; p++) {
-            int d = dOff + p * NR;
-            for (int j = 0; j < cols; j++) dst[d + j] = src[s0 + j * stride + p];
-            for (int j = cols; j < NR; j++) dst[d + j] = 0;
+            for (int j = 0; j < cols; j++) row[j] = src[s0 + j * stride + p];
+            MemorySegment.copy(row, 0, dst, Gemm.F, dBytes + p * rowBytes, NR);
         }
     }
 }
