@@ -176,6 +176,10 @@ public final class UNetBench {
             out.printf(Locale.ROOT, "memory:       weights %s %s; heap after build %s (GC'd); peak heap %s of max %s%n",
                     gib(offHeapBytes), builtin ? "off-heap" : "mapped", gib(heapAfterBuild), gib(peakHeap()),
                     gib(Runtime.getRuntime().maxMemory()));
+            if (base instanceof CpuBackend) {
+                out.printf(Locale.ROOT, "              + weights packed for the GEMM (Winograd-transformed for 3x3 convs) %s native%n",
+                        gib(CpuBackend.packedWeightBytes()));
+            }
             if (o.profile()) {
                 out.println();
                 out.printf(Locale.ROOT, "profile (per step, averaged over the %d timed steps; time inside backend ops %.1f ms/step):%n",

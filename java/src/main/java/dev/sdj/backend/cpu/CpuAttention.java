@@ -1,6 +1,5 @@
 package dev.sdj.backend.cpu;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -18,13 +17,19 @@ import jdk.incubator.vector.VectorSpecies;
  * columns over their whole depth (D for Kᵀ, Lk for V; thread-local native scratch that stays in
  * L2 for Lk ≈ 1024), then walks its queries {@link GemmKernel#MR} at a time: their scores (MR × Lk,
  * in L1) from the packed Kᵀ, e^(s − row max) in place with the row sums, the probabilities
- * interleaved into one A micro-panel, and P · V from the packed V, each output row scaled by
- * 1/sum (normalizing the Dv outputs rather than the Lk probabilities). Tasks write disjoint
- * output blocks.
+ * interleaved into one A micro-panel; a block of such groups then runs P · V from the packed V in
+ * key chunks (each chunk read once for the block: at 4096 tokens K and V no longer fit in L2),
+ * each output row scaled by 1/sum (normalizing the Dv outputs rather than the Lk probabilities).
+ * Tasks write disjoint output blocks.
  */
 final class CpuAttention {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = GemmKernel.VL, MR = GemmKernel.MR, NR = GemmKernel.NR;
+    /** Probabilities of one block of query groups: 96 Ki floats (384 KiB), beside a V chunk in a 1 MiB L2. */
+    private static final int BLOCK_FLOATS = 96 << 10;
+    private static final int MAX_GROUPS = 8;
+    /** Keys per P · V kernel call: one chunk of a V panel is KEY_CHUNK · NR floats (64 KiB), reused by every group of a block. */
+    private static final int KEY_CHUNK = 512;
 
     /** Per-thread scratch, borrowed (the slot is emptied meanwhile: a thread waiting in a fork/join may run another head). */
     private static final ThreadLocal<Scratch> SCRATCH = new ThreadLocal<>();
@@ -32,14 +37,15 @@ final class CpuAttention {
     private static final class Scratch {
         MemorySegment k, v;
         float[] scores = new float[0], panel = new float[0], q = new float[0], tile = new float[MR * NR], packScratch = new float[0];
+        float[] acc = new float[0];
 
         MemorySegment k(long floats) {
-            if (k == null || k.byteSize() < floats * Float.BYTES) k = Arena.ofAuto().allocate(floats * Float.BYTES, 64);
+            if (k == null || k.byteSize() < floats * Float.BYTES) k = HostFloats.allocateNative(floats * Float.BYTES);
             return k;
         }
 
         MemorySegment v(long floats) {
-            if (v == null || v.byteSize() < floats * Float.BYTES) v = Arena.ofAuto().allocate(floats * Float.BYTES, 64);
+            if (v == null || v.byteSize() < floats * Float.BYTES) v = HostFloats.allocateNative(floats * Float.BYTES);
             return v;
         }
     }
@@ -90,44 +96,70 @@ final class CpuAttention {
             for (int jp = 0; jp < vPanels; jp++) {
                 GemmKernel.packB(vp, (long) jp * lk * NR, v, vOff, ldv, false, 0, lk, jp * NR, Math.min(NR, dv - jp * NR), null);
             }
+            // Query groups per block: their probabilities stay in L2 (≤ 96 Ki floats) while P · V
+            // runs over V in key chunks, so that each chunk of V is read once per block, not per group.
+            int g = Math.max(1, Math.min(MAX_GROUPS, BLOCK_FLOATS / (MR * Math.max(lk, 1))));
             if (s.scores.length < MR * lkPad) s.scores = new float[MR * lkPad];
-            if (s.panel.length < MR * lk) s.panel = new float[MR * lk];
+            if (s.panel.length < g * MR * lk) s.panel = new float[g * MR * lk];
             if (s.q.length < MR * d + MR * d) s.q = new float[2 * MR * d];
-            float[] scores = s.scores, panel = s.panel, qp = s.q, tile = s.tile;
-            float[] sums = new float[MR];
+            if (s.acc.length < g * MR * NR) s.acc = new float[g * MR * NR];
+            float[] scores = s.scores, panel = s.panel, qp = s.q, tile = s.tile, acc = s.acc;
+            float[] sums = new float[g * MR];
             Gemm.MatrixA qa = new Gemm.MatrixA(q, (long) batch * lq * ldq + (long) h * d, ldq, false);
-            for (int r0 = i0; r0 < i1; r0 += MR) {
-                int rows = Math.min(MR, i1 - r0);
-                // scores (rows × lk) = scale · Q[r0.., h] · K[.., h]ᵀ
-                qa.pack(qp, 0, MR * d, r0, rows, 0, d);
-                for (int jp = 0; jp < kPanels; jp++) {
-                    GemmKernel.kernel(qp, 0, kp, (long) jp * d * NR, d, tile, 0);
-                    for (int r = 0; r < rows; r++) {
-                        int t = r * NR, o = r * lkPad + jp * NR;
-                        FloatVector.fromArray(S, tile, t).mul(scale).intoArray(scores, o);
-                        FloatVector.fromArray(S, tile, t + VL).mul(scale).intoArray(scores, o + VL);
+            for (int b0 = i0; b0 < i1; b0 += g * MR) {
+                int groups = Math.min(g, (i1 - b0 + MR - 1) / MR);
+                for (int gi = 0; gi < groups; gi++) {
+                    int r0 = b0 + gi * MR, rows = Math.min(MR, i1 - r0);
+                    // scores (rows × lk) = scale · Q[r0.., h] · K[.., h]ᵀ
+                    qa.pack(qp, 0, MR * d, r0, rows, 0, d);
+                    for (int jp = 0; jp < kPanels; jp++) {
+                        GemmKernel.kernel(qp, 0, kp, (long) jp * d * NR, d, tile, 0);
+                        for (int r = 0; r < rows; r++) {
+                            int t = r * NR, o = r * lkPad + jp * NR;
+                            FloatVector.fromArray(S, tile, t).mul(scale).intoArray(scores, o);
+                            FloatVector.fromArray(S, tile, t + VL).mul(scale).intoArray(scores, o + VL);
+                        }
                     }
+                    // P = e^(s − max) over each row's visible keys (causal: query i sees keys 0 … i), 0 past them.
+                    for (int r = 0; r < rows; r++) {
+                        int visible = causal ? Math.min(lk, r0 + r + 1) : lk;
+                        sums[gi * MR + r] = expRow(scores, r * lkPad, visible, lk);
+                    }
+                    GemmKernel.interleave(scores, 0, lkPad, lk, rows, panel, gi * MR * lk);
                 }
-                // P = e^(s − max) over each row's visible keys (causal: query i sees keys 0 … i), 0 past them.
-                for (int r = 0; r < rows; r++) {
-                    int visible = causal ? Math.min(lk, r0 + r + 1) : lk;
-                    sums[r] = expRow(scores, r * lkPad, visible, lk);
-                }
-                GemmKernel.interleave(scores, 0, lkPad, lk, rows, panel, 0);
-                // out[r0.., h] (rows × dv) = P · V[.., h] / sum
+                // out (rows × dv) = P · V[.., h] / sum, per V panel over key chunks, every group of the block per chunk.
                 for (int jp = 0; jp < vPanels; jp++) {
                     int cols = Math.min(NR, dv - jp * NR);
-                    if (cols > VL) GemmKernel.kernel(panel, 0, vp, (long) jp * lk * NR, lk, tile, 0);
-                    else if (cols > VL / 2) GemmKernel.kernelHalf(panel, 0, vp, (long) jp * lk * NR, lk, tile, 0);
-                    else GemmKernel.kernelQuarter(panel, 0, vp, (long) jp * lk * NR, lk, tile, 0);
-                    for (int r = 0; r < rows; r++) {
-                        int o = ((batch * lq + r0 + r) * ldv) + h * dv + jp * NR;
-                        store(tile, r * NR, out, o, cols, 1f / sums[r]);
+                    for (int p0 = 0; p0 < lk; p0 += KEY_CHUNK) {
+                        int kc = Math.min(KEY_CHUNK, lk - p0);
+                        long vAt = (long) jp * lk * NR + (long) p0 * NR;
+                        for (int gi = 0; gi < groups; gi++) {
+                            int pAt = gi * MR * lk + p0 * MR;
+                            if (cols > VL) GemmKernel.kernel(panel, pAt, vp, vAt, kc, tile, 0);
+                            else if (cols > VL / 2) GemmKernel.kernelHalf(panel, pAt, vp, vAt, kc, tile, 0);
+                            else GemmKernel.kernelQuarter(panel, pAt, vp, vAt, kc, tile, 0);
+                            accumulate(tile, acc, gi * MR * NR, p0 == 0);
+                        }
+                    }
+                    for (int gi = 0; gi < groups; gi++) {
+                        int r0 = b0 + gi * MR, rows = Math.min(MR, i1 - r0);
+                        for (int r = 0; r < rows; r++) {
+                            int o = ((batch * lq + r0 + r) * ldv) + h * dv + jp * NR;
+                            store(acc, gi * MR * NR + r * NR, out, o, cols, 1f / sums[gi * MR + r]);
+                        }
                     }
                 }
             }
         } finally {
             SCRATCH.set(s);
+        }
+    }
+
+    /** acc[a …] = tile (first key chunk) or += tile, all MR × NR. */
+    private static void accumulate(float[] tile, float[] acc, int a, boolean first) {
+        for (int i = 0; i < MR * NR; i += VL) {
+            FloatVector t = FloatVector.fromArray(S, tile, i);
+            (first ? t : t.add(FloatVector.fromArray(S, acc, a + i))).intoArray(acc, a + i);
         }
     }
 

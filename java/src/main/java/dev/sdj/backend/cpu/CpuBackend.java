@@ -1,6 +1,7 @@
 package dev.sdj.backend.cpu;
 
 import static dev.sdj.backend.cpu.HostFloats.alloc;
+import static dev.sdj.backend.cpu.HostFloats.allocParameter;
 import static dev.sdj.backend.cpu.HostFloats.array;
 import static dev.sdj.backend.cpu.HostFloats.dims;
 import static dev.sdj.backend.cpu.HostFloats.error;
@@ -25,7 +26,15 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Tensors are F32 host tensors; outputs are fresh {@code float[]}-backed tensors, inputs may be
  * any F32 host segment (a heap array or a mapped safetensors slice). Other dtypes are converted
- * by {@link #upload}; an op given one throws rather than convert silently on every call.
+ * by {@link #upload}; an op given one throws rather than convert silently on every call. What
+ * {@link #upload} converts and what {@link #convWeight} permutes are parameters, long-lived and
+ * large (SD1.5's conv weights are 2.4 GB): from {@link HostFloats#OFF_HEAP_MIN} floats on they
+ * live off-heap ({@link HostFloats#allocateNative}), so that they neither crowd the GC heap nor get
+ * copied by it.
+ *
+ * <p>The weights of {@link #conv2d} and {@link #linear} are packed once, on first use, into the
+ * GEMM's panel layout (3×3 convolutions into Winograd's transformed form), see
+ * {@link PackedWeights}.
  *
  * <p>Each method checks its arguments, then hands the arrays to a kernel: {@link Gemm} and
  * {@link Conv2d} for the matrix work, {@link CpuNorms}, {@link CpuActivations},
@@ -46,11 +55,13 @@ public final class CpuBackend implements Backend {
     public Tensor upload(Tensor host) {
         requireHost("upload", "host", host);
         if (host.dtype() == DType.F32) return host;
-        Tensor out = alloc(host.layout(), host.shape());
-        float[] y = array(out);
+        Tensor out = allocParameter(host.layout(), host.shape());
+        MemorySegment y = out.data();
         // Tensor.getFloat widens every dtype exactly (F64 rounds to nearest); only reads, so threads can share it.
-        Parallel.forRange(y.length, CpuActivations.GRAIN, (s, e) -> {
-            for (int i = s; i < e; i++) y[i] = host.getFloat(i);
+        Parallel.forRange(Math.toIntExact(host.numel()), CpuActivations.GRAIN, (s, e) -> {
+            float[] buf = new float[e - s];
+            for (int i = s; i < e; i++) buf[i - s] = host.getFloat(i);
+            MemorySegment.copy(buf, 0, y, HostFloats.F32_LE, (long) s * Float.BYTES, e - s);
         });
         return out;
     }
@@ -482,8 +493,20 @@ public final class CpuBackend implements Backend {
         requireRank(op, "oihw", oihw, 4);
         if (oihw.layout() == Layout.OHWI) throw error(op, "weight " + dims(oihw) + " is already OHWI");
         int cout = oihw.dim(0), cin = oihw.dim(1), kh = oihw.dim(2), kw = oihw.dim(3);
-        Tensor out = alloc(Layout.OHWI, cout, kh, kw, cin);
-        channelsLast(read(oihw), cout, cin, kh, kw, array(out));
+        Tensor out = allocParameter(Layout.OHWI, cout, kh, kw, cin);
+        float[] x = read(oihw);
+        MemorySegment y = out.data();
+        // Row (o, ky) of the result, kw·cin floats, built in a buffer and copied: the result may be off-heap.
+        Parallel.forRange(cout * kh, 1, (r0, r1) -> {
+            float[] row = new float[kw * cin];
+            for (int r = r0; r < r1; r++) {
+                int o = r / kh, ky = r % kh;
+                for (int kx = 0; kx < kw; kx++) {
+                    for (int ci = 0; ci < cin; ci++) row[kx * cin + ci] = x[((o * cin + ci) * kh + ky) * kw + kx];
+                }
+                MemorySegment.copy(row, 0, y, HostFloats.F32_LE, (long) r * kw * cin * Float.BYTES, kw * cin);
+            }
+        });
         return out;
     }
 
@@ -532,7 +555,7 @@ public final class CpuBackend implements Backend {
      * <p>A tensor given as a weight is taken to be immutable, as every op treats its inputs; as a
      * guard, a few sampled values are compared on every hit and a mismatch repacks. Tensors under
      * {@link #MIN_FLOATS} floats are not cached (packing them is cheap). Packed memory is native
-     * (an automatic arena each) and bounded for the whole JVM by {@code sdj.cpu.packedWeightsMiB}
+     * ({@link HostFloats#allocateNative}) and bounded for the whole JVM by {@code sdj.cpu.packedWeightsMiB}
      * (default a third of the physical memory); past it, and when the machine has less than
      * {@link #RESERVE} free beside it, weights are packed per call as before.
      */

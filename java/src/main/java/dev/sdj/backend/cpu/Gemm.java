@@ -1,6 +1,5 @@
 package dev.sdj.backend.cpu;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -181,7 +180,7 @@ public final class Gemm {
         if (buf == null || buf.byteSize() < floats * Float.BYTES) {
             // Rounded up, so that a slightly larger B next time reuses it.
             long bytes = Math.max(floats * Float.BYTES, buf == null ? 0 : buf.byteSize() * 5 / 4);
-            return Arena.ofAuto().allocate(bytes, 64);
+            return HostFloats.allocateNative(bytes);
         }
         B_BUF.set(null);
         return buf;
@@ -197,7 +196,7 @@ public final class Gemm {
     /**
      * A B operand packed once for any number of products: all of K and all N columns, in the
      * layout {@link #run} packs per call (K block kb of depth kc starts at p0·nPad, its panel jp
-     * at p0·nPad + jp·kc·NR), in native memory of an automatic arena (freed once unreachable).
+     * at p0·nPad + jp·kc·NR), in native memory ({@link HostFloats#allocateNative}, freed once unreachable).
      * For weights: the packing (a transpose for PyTorch's out×in layout) and the pass over memory
      * it costs are paid once instead of on every call, and the micro-kernel streams B
      * sequentially.
@@ -225,7 +224,7 @@ public final class Gemm {
      */
     static PackedB allocate(int n, int k) {
         int kcMax = kcMax(k);
-        return new PackedB(n, k, kcMax, roundUp(n, NR), Arena.ofAuto().allocate(packedFloats(n, k) * Float.BYTES, 64));
+        return new PackedB(n, k, kcMax, roundUp(n, NR), HostFloats.allocateNative(packedFloats(n, k) * Float.BYTES));
     }
 
     /** Where element (p, j) of op(B) (depth p, column j) lives in a PackedB's data, in floats. */
@@ -251,7 +250,7 @@ public final class Gemm {
         checkMatrix("B", b, bOff, transB ? n : k, transB ? k : n, ldb);
         int kcMax = kcMax(k), kBlocks = (k + kcMax - 1) / kcMax;
         int nPanels = (n + NR - 1) / NR, nPad = nPanels * NR;
-        MemorySegment data = Arena.ofAuto().allocate(packedFloats(n, k) * Float.BYTES, 64);
+        MemorySegment data = HostFloats.allocateNative(packedFloats(n, k) * Float.BYTES);
         Parallel.forRange(nPanels * kBlocks, 1, (s, e) -> packB(s, e, nPanels, kcMax, k, b, bOff, ldb, transB, 0, n, nPad, data));
         return new PackedB(n, k, kcMax, nPad, data);
     }
@@ -371,6 +370,8 @@ public final class Gemm {
         // Packed A block, then the C tile, then MR rows of packing scratch.
         float[] ap = borrow(A_BUF, MC * kcMax + MR * NR + MR * kcMax);
         int tile = MC * kcMax, scratch = tile + MR * NR;
+        float[] ca = heapFloats(c);
+        long caStart = ca == null ? 0 : heapIndex(c);
         try {
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
@@ -397,8 +398,8 @@ public final class Gemm {
                             } else {
                                 GemmKernel.kernelQuarter(ap, ip * MR * kc, bp, bPanel, kc, ap, tile);
                             }
-                            GemmKernel.update(ap, tile, c, cOff + (long) r0 * ldc + jc + col, ldc, Math.min(MR, i1 - r0), cols,
-                                    alpha, bt, first, bias, jc + col);
+                            GemmKernel.update(ap, tile, ca, caStart, c, cOff + (long) r0 * ldc + jc + col, ldc, Math.min(MR, i1 - r0),
+                                    cols, alpha, bt, first, bias, jc + col);
                         }
                     }
                 }

@@ -183,40 +183,101 @@ final class GemmKernel {
      * (+ bias[jb …]) on the first K block, C += alpha · tile on later ones. One straight loop with
      * no FloatVector crossing a call: a vector passed to a method C2 does not inline is boxed,
      * and that alone once cost as much as the micro-kernel.
+     *
+     * <p>C given as a heap array ({@code ca}, element cIdx at ca[caStart + cIdx]) is accessed as an
+     * array, never through {@code FloatVector.fromMemorySegment}: the JDK's segment loads share one
+     * type profile in the whole JVM, and once it has seen heap segments beside the native packed B,
+     * C2 compiles the micro-kernel's B loads with a type switch, 30 % slower. Otherwise C is the
+     * segment {@code c}.
      */
-    static void update(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, int nv,
+    static void update(float[] tile, int to, float[] ca, long caStart, MemorySegment c, long cIdx, int ldc, int mv, int nv,
                        float alpha, float beta, boolean first, float[] bias, int jb) {
         // beta == 0 on the first K block: C is write-only, so NaN or garbage there never leaks in.
         boolean readC = !first || beta != 0;
-        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, first ? beta : 1f);
-        boolean addBias = first && bias != null;
-        FloatVector bias0 = addBias ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
-        FloatVector bias1 = addBias ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
-        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
-        if (nv == NR) {
-            for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
-                FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
-                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
-                if (readC) {
-                    v0 = FloatVector.fromMemorySegment(S, c, row, LE).fma(cScale, v0);
-                    v1 = FloatVector.fromMemorySegment(S, c, row + second, LE).fma(cScale, v1);
-                }
-                v0.intoMemorySegment(c, row, LE);
-                v1.intoMemorySegment(c, row + second, LE);
-            }
+        float cScale = first ? beta : 1f;
+        float[] b = first ? bias : null;
+        // Four small methods rather than one: C2 stops intrinsifying the vector operations of a
+        // method that grows too large, and then this epilogue runs ten times slower.
+        if (ca != null) {
+            if (nv == NR) updateArray(tile, to, ca, (int) (caStart + cIdx), ldc, mv, alpha, readC, cScale, b, jb);
+            else updateArrayEdge(tile, to, ca, (int) (caStart + cIdx), ldc, mv, nv, alpha, readC, cScale, b, jb);
         } else {
-            // Right edge: masked lanes are neither read nor written (C may end right there).
-            VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
-            boolean two = nv > VL;
-            for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
-                FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
-                if (readC) v0 = FloatVector.fromMemorySegment(S, c, row, LE, m0).fma(cScale, v0);
-                v0.intoMemorySegment(c, row, LE, m0);
-                if (two) {
-                    FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
-                    if (readC) v1 = FloatVector.fromMemorySegment(S, c, row + second, LE, m1).fma(cScale, v1);
-                    v1.intoMemorySegment(c, row + second, LE, m1);
-                }
+            if (nv == NR) updateSegment(tile, to, c, cIdx, ldc, mv, alpha, readC, cScale, b, jb);
+            else updateSegmentEdge(tile, to, c, cIdx, ldc, mv, nv, alpha, readC, cScale, b, jb);
+        }
+    }
+
+    private static void updateArray(float[] tile, int to, float[] ca, int row, int ldc, int mv, float alpha, boolean readC,
+                                    float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += ldc) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+            if (readC) {
+                v0 = FloatVector.fromArray(S, ca, row).fma(cScale, v0);
+                v1 = FloatVector.fromArray(S, ca, row + VL).fma(cScale, v1);
+            }
+            v0.intoArray(ca, row);
+            v1.intoArray(ca, row + VL);
+        }
+    }
+
+    /** Right edge: masked lanes are neither read nor written (C may end right there). */
+    private static void updateArrayEdge(float[] tile, int to, float[] ca, int row, int ldc, int mv, int nv, float alpha,
+                                        boolean readC, float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
+        boolean two = nv > VL;
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += ldc) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            if (readC) v0 = FloatVector.fromArray(S, ca, row, m0).fma(cScale, v0);
+            v0.intoArray(ca, row, m0);
+            if (two) {
+                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+                if (readC) v1 = FloatVector.fromArray(S, ca, row + VL, m1).fma(cScale, v1);
+                v1.intoArray(ca, row + VL, m1);
+            }
+        }
+    }
+
+    private static void updateSegment(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, float alpha, boolean readC,
+                                      float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+            if (readC) {
+                v0 = FloatVector.fromMemorySegment(S, c, row, LE).fma(cScale, v0);
+                v1 = FloatVector.fromMemorySegment(S, c, row + second, LE).fma(cScale, v1);
+            }
+            v0.intoMemorySegment(c, row, LE);
+            v1.intoMemorySegment(c, row + second, LE);
+        }
+    }
+
+    private static void updateSegmentEdge(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, int nv, float alpha,
+                                          boolean readC, float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
+        VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
+        boolean two = nv > VL;
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            if (readC) v0 = FloatVector.fromMemorySegment(S, c, row, LE, m0).fma(cScale, v0);
+            v0.intoMemorySegment(c, row, LE, m0);
+            if (two) {
+                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+                if (readC) v1 = FloatVector.fromMemorySegment(S, c, row + second, LE, m1).fma(cScale, v1);
+                v1.intoMemorySegment(c, row + second, LE, m1);
             }
         }
     }
@@ -280,6 +341,24 @@ final class GemmKernel {
     static void packB(MemorySegment dst, long dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0,
                       int cols, float[] scratch) {
         long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
+        float[] heap = Gemm.heapFloats(b);
+        if (!transB && heap != null) {
+            // A heap B is read as an array, not through segment loads (see update()).
+            int start = (int) Gemm.heapIndex(b);
+            VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
+            for (int p = 0; p < kc; p++) {
+                int s = (int) (start + bOff + (long) (p0 + p) * ldb + j0);
+                long d = dBytes + p * rowBytes;
+                if (cols == NR) {
+                    FloatVector.fromArray(S, heap, s).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromArray(S, heap, s + VL).intoMemorySegment(dst, d + second, LE);
+                } else {
+                    FloatVector.fromArray(S, heap, s, m0).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromArray(S, heap, s + VL, m1).intoMemorySegment(dst, d + second, LE);
+                }
+            }
+            return;
+        }
         if (!transB) {
             if (cols == NR) {
                 // Row p of the panel is NR contiguous floats of B's row p0 + p: two vector copies.
@@ -301,7 +380,7 @@ final class GemmKernel {
             }
             return;
         }
-        float[] src = Gemm.heapFloats(b);
+        float[] src = heap;
         int s0, stride;
         if (src != null) {
             s0 = (int) (Gemm.heapIndex(b) + bOff + (long) j0 * ldb + p0);
