@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code sdj} command line: one subcommand per job. */
 @Command(name = "sdj", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Stable Diffusion for the JVM.",
-        subcommands = {InfoCommand.class, SchedulersCommand.class, BenchCpuCommand.class, GoldenCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, BenchCommand.class, GoldenCommand.class, SchedulersCommand.class,
+                BenchCpuCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -1,6 +1,7 @@
 package dev.sdj.backend.cpu;
 
 import static dev.sdj.backend.cpu.HostFloats.alloc;
+import static dev.sdj.backend.cpu.HostFloats.allocParameter;
 import static dev.sdj.backend.cpu.HostFloats.array;
 import static dev.sdj.backend.cpu.HostFloats.dims;
 import static dev.sdj.backend.cpu.HostFloats.error;
@@ -25,13 +26,24 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Tensors are F32 host tensors; outputs are fresh {@code float[]}-backed tensors, inputs may be
  * any F32 host segment (a heap array or a mapped safetensors slice). Other dtypes are converted
- * by {@link #upload}; an op given one throws rather than convert silently on every call.
+ * by {@link #upload}; an op given one throws rather than convert silently on every call. What
+ * {@link #upload} converts and what {@link #convWeight} permutes are parameters, long-lived and
+ * large (SD1.5's conv weights are 2.4 GB): from {@link HostFloats#OFF_HEAP_MIN} floats on they
+ * live off-heap ({@link HostFloats#allocateNative}), so that they neither crowd the GC heap nor get
+ * copied by it.
+ *
+ * <p>The weights of {@link #conv2d} and {@link #linear} are packed once, on first use, into the
+ * GEMM's panel layout (3×3 convolutions into Winograd's transformed form), see
+ * {@link PackedWeights}.
  *
  * <p>Each method checks its arguments, then hands the arrays to a kernel: {@link Gemm} and
  * {@link Conv2d} for the matrix work, {@link CpuNorms}, {@link CpuActivations},
  * {@link CpuAttention} and {@link CpuElementwise} for the rest; the layout ops are plain loops here.
  */
 public final class CpuBackend implements Backend {
+
+    /** Weights (conv2d and linear) in the GEMM's packed B layout, packed on first use. */
+    private final PackedWeights packedWeights = new PackedWeights();
 
     @Override
     public String name() {
@@ -43,11 +55,13 @@ public final class CpuBackend implements Backend {
     public Tensor upload(Tensor host) {
         requireHost("upload", "host", host);
         if (host.dtype() == DType.F32) return host;
-        Tensor out = alloc(host.layout(), host.shape());
-        float[] y = array(out);
+        Tensor out = allocParameter(host.layout(), host.shape());
+        MemorySegment y = out.data();
         // Tensor.getFloat widens every dtype exactly (F64 rounds to nearest); only reads, so threads can share it.
-        Parallel.forRange(y.length, CpuActivations.GRAIN, (s, e) -> {
-            for (int i = s; i < e; i++) y[i] = host.getFloat(i);
+        Parallel.forRange(Math.toIntExact(host.numel()), CpuActivations.GRAIN, (s, e) -> {
+            float[] buf = new float[e - s];
+            for (int i = s; i < e; i++) buf[i - s] = host.getFloat(i);
+            MemorySegment.copy(buf, 0, y, HostFloats.F32_LE, (long) s * Float.BYTES, e - s);
         });
         return out;
     }
@@ -92,7 +106,16 @@ public final class CpuBackend implements Backend {
         }
         int ho = Conv2d.outSize(h, kh, strideH, padH), wo = Conv2d.outSize(w, kw, strideW, padW);
         Tensor out = alloc(Layout.NHWC, n, ho, wo, cout);
-        Conv2d.forward(x.data(), n, h, w, cin, weight.data(), cout, kh, kw, bias == null ? null : bias.data(),
+        if (Conv2d.winogradApplies(n, ho, wo, cin, kh, kw, strideH, strideW)) {
+            Gemm.PackedB[] u = packedWeights.winograd(weight, cout, cin);
+            if (u != null) {
+                Conv2d.winograd(x.data(), n, h, w, cin, u, cout, bias == null ? null : bias.data(), padH, padW, array(out));
+                return out;
+            }
+        }
+        // The weight (cout, kh·kw·cin) is the GEMM's B transposed: packed once, then reused.
+        Gemm.PackedB packed = packedWeights.get(weight, cout, kh * kw * cin);
+        Conv2d.forward(x.data(), n, h, w, cin, weight.data(), packed, cout, kh, kw, bias == null ? null : bias.data(),
                 strideH, strideW, padH, padW, out.data());
         return out;
     }
@@ -113,16 +136,18 @@ public final class CpuBackend implements Backend {
         int[] shape = x.shape();
         shape[shape.length - 1] = outF;
         Tensor out = alloc(x.layout(), shape);
-        float beta = 0f;
-        if (bias != null) {
-            // Start every output row at the bias and let the GEMM accumulate onto it (beta = 1).
-            float[] y = array(out), b = read(bias);
-            Parallel.forRange(rows, 64, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) System.arraycopy(b, 0, y, r * outF, outF);
-            });
-            beta = 1f;
+        if (rows == 0 || outF == 0) return out;
+        // The bias goes in with the GEMM's epilogue; the weight (out, in) is B transposed, packed once.
+        float[] b = bias == null ? null : read(bias);
+        Gemm.PackedB packed = packedWeights.get(weight, outF, in);
+        Gemm.checkMatrix("x", x.data(), 0, rows, in, in);
+        Gemm.APacker a = new Gemm.MatrixA(x.data(), 0, in, false);
+        if (packed != null) {
+            Gemm.run(rows, outF, in, 1f, a, packed, 0f, b, out.data(), 0, outF, true);
+        } else {
+            Gemm.checkMatrix("weight", weight.data(), 0, outF, in, in);
+            Gemm.run(rows, outF, in, 1f, a, weight.data(), 0, in, true, 0f, b, out.data(), 0, outF, true);
         }
-        Gemm.sgemm(false, true, rows, outF, in, 1f, x.data(), 0, in, weight.data(), 0, in, beta, out.data(), 0, outF);
         return out;
     }
 
@@ -468,8 +493,20 @@ public final class CpuBackend implements Backend {
         requireRank(op, "oihw", oihw, 4);
         if (oihw.layout() == Layout.OHWI) throw error(op, "weight " + dims(oihw) + " is already OHWI");
         int cout = oihw.dim(0), cin = oihw.dim(1), kh = oihw.dim(2), kw = oihw.dim(3);
-        Tensor out = alloc(Layout.OHWI, cout, kh, kw, cin);
-        channelsLast(read(oihw), cout, cin, kh, kw, array(out));
+        Tensor out = allocParameter(Layout.OHWI, cout, kh, kw, cin);
+        float[] x = read(oihw);
+        MemorySegment y = out.data();
+        // Row (o, ky) of the result, kw·cin floats, built in a buffer and copied: the result may be off-heap.
+        Parallel.forRange(cout * kh, 1, (r0, r1) -> {
+            float[] row = new float[kw * cin];
+            for (int r = r0; r < r1; r++) {
+                int o = r / kh, ky = r % kh;
+                for (int kx = 0; kx < kw; kx++) {
+                    for (int ci = 0; ci < cin; ci++) row[kx * cin + ci] = x[((o * cin + ci) * kh + ky) * kw + kx];
+                }
+                MemorySegment.copy(row, 0, y, HostFloats.F32_LE, (long) r * kw * cin * Float.BYTES, kw * cin);
+            }
+        });
         return out;
     }
 
@@ -494,9 +531,113 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Nothing to release: outputs are Java arrays collected with their tensors, mapped inputs
-     * belong to the files that mapped them, and the threads are the JVM's common pool.
+     * Drops the packed weights (their memory goes when the GC finds them unreachable). Nothing
+     * else to release: outputs are Java arrays collected with their tensors, mapped inputs belong
+     * to the files that mapped them, and the threads are the JVM's common pool.
      */
     @Override
-    public void close() {}
+    public void close() {
+        packedWeights.clear();
+    }
+
+    /** Bytes of packed weights held by all CPU backends (see {@link PackedWeights}). */
+    public static long packedWeightBytes() {
+        return PackedWeights.TOTAL.get();
+    }
+
+    /**
+     * The weights of conv2d and linear calls packed once into the GEMM's B layout (a transpose of
+     * PyTorch's out×in, see {@link Gemm.PackedB}), keyed by the weight tensor's identity and held
+     * weakly: a model's layers pass the same Tensor on every forward, so from the second call on
+     * the GEMM skips packing and streams B sequentially. At small spatial sizes (an 8×8 latent
+     * level, M = 128 rows) packing B per call had cost as much as the product itself.
+     *
+     * <p>A tensor given as a weight is taken to be immutable, as every op treats its inputs; as a
+     * guard, a few sampled values are compared on every hit and a mismatch repacks. Tensors under
+     * {@link #MIN_FLOATS} floats are not cached (packing them is cheap). Packed memory is native
+     * ({@link HostFloats#allocateNative}) and bounded for the whole JVM by {@code sdj.cpu.packedWeightsMiB}
+     * (default a third of the physical memory); past it, and when the machine has less than
+     * {@link #RESERVE} free beside it, weights are packed per call as before.
+     */
+    static final class PackedWeights {
+        static final long MIN_FLOATS = 4096;
+        static final long RESERVE = 2L << 30;
+        static final java.util.concurrent.atomic.AtomicLong TOTAL = new java.util.concurrent.atomic.AtomicLong();
+        private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+        private static final long BUDGET = budget();
+        private static final int SAMPLES = 16;
+
+        private record Entry(Gemm.PackedB[] packed, long fingerprint) {}
+
+        private final java.util.Map<Tensor, Entry> map = new java.util.WeakHashMap<>();
+        private final java.util.Map<Tensor, Entry> winograd = new java.util.WeakHashMap<>();
+
+        private static long budget() {
+            long mib = Long.getLong("sdj.cpu.packedWeightsMiB", -1);
+            if (mib >= 0) return mib << 20;
+            return physicalMemory() / 3;
+        }
+
+        private static long physicalMemory() {
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+                return os.getTotalMemorySize();
+            }
+            return Runtime.getRuntime().maxMemory();
+        }
+
+        private static long freeMemory() {
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+                return os.getFreeMemorySize();
+            }
+            return Long.MAX_VALUE;
+        }
+
+        /** weight as op(B) = weightᵀ (weight n×k row-major), packed; null when not cached. */
+        Gemm.PackedB get(Tensor weight, int n, int k) {
+            Gemm.PackedB[] p = lookup(map, weight, n, k, 1, () -> new Gemm.PackedB[] {Gemm.pack(n, k, weight.data(), 0, k, true)});
+            return p == null ? null : p[0];
+        }
+
+        /** A 3×3 conv weight (cout, 3, 3, cin) as Winograd's 16 transformed matrices; null when not cached. */
+        Gemm.PackedB[] winograd(Tensor weight, int cout, int cin) {
+            return lookup(winograd, weight, cout, cin, 16, () -> Conv2d.winogradWeights(weight.data(), cout, cin));
+        }
+
+        private synchronized Gemm.PackedB[] lookup(java.util.Map<Tensor, Entry> cache, Tensor weight, int n, int k, int parts,
+                                                   java.util.function.Supplier<Gemm.PackedB[]> pack) {
+            long floats = weight.numel();
+            if (floats < MIN_FLOATS) return null;
+            long fp = fingerprint(weight.data(), floats);
+            Entry e = cache.get(weight);
+            if (e != null) {
+                if (e.fingerprint == fp && e.packed[0].n == n && e.packed[0].k == k) return e.packed;
+                cache.remove(weight);
+            }
+            long bytes = parts * Gemm.packedFloats(n, k) * Float.BYTES;
+            if (TOTAL.get() + bytes > BUDGET || freeMemory() < bytes + RESERVE) return null;
+            Gemm.PackedB[] packed = pack.get();
+            long b = 0;
+            for (Gemm.PackedB p : packed) b += p.bytes();
+            TOTAL.addAndGet(b);
+            long total = b;
+            CLEANER.register(packed, () -> TOTAL.addAndGet(-total));
+            cache.put(weight, new Entry(packed, fp));
+            return packed;
+        }
+
+        synchronized void clear() {
+            map.clear();
+            winograd.clear();
+        }
+
+        /** A hash of SAMPLES values spread over the tensor, the first and last included. */
+        private static long fingerprint(MemorySegment data, long floats) {
+            long h = floats;
+            for (int i = 0; i < SAMPLES; i++) {
+                long idx = (floats - 1) * i / (SAMPLES - 1);
+                h = h * 0x9E3779B97F4A7C15L + Float.floatToRawIntBits(data.getAtIndex(HostFloats.F32_LE, idx));
+            }
+            return h;
+        }
+    }
 }

@@ -155,19 +155,104 @@ public final class Gemm {
      * must not scribble over the packed B the waiting one still shares with its helpers.
      */
     private static final ThreadLocal<float[]> A_BUF = new ThreadLocal<>();
-    private static final ThreadLocal<float[]> B_BUF = new ThreadLocal<>();
     private static final ThreadLocal<float[]> S_BUF = new ThreadLocal<>();
+    /**
+     * Packed B lives in native memory, like a {@link PackedB} does, so that the micro-kernel's
+     * one call site only ever sees one kind of segment (a mix of heap and native segments there
+     * makes C2 compile the loads for both).
+     */
+    private static final ThreadLocal<MemorySegment> B_BUF = new ThreadLocal<>();
 
-    private static float[] borrow(ThreadLocal<float[]> slot, int size) {
+    static float[] borrow(ThreadLocal<float[]> slot, int size) {
         float[] buf = slot.get();
         if (buf == null || buf.length < size) return new float[size];
         slot.set(null);
         return buf;
     }
 
-    private static void giveBack(ThreadLocal<float[]> slot, float[] buf) {
+    static void giveBack(ThreadLocal<float[]> slot, float[] buf) {
         float[] cur = slot.get();
         if (cur == null || cur.length < buf.length) slot.set(buf);
+    }
+
+    private static MemorySegment borrowNative(long floats) {
+        MemorySegment buf = B_BUF.get();
+        if (buf == null || buf.byteSize() < floats * Float.BYTES) {
+            // Rounded up, so that a slightly larger B next time reuses it.
+            long bytes = Math.max(floats * Float.BYTES, buf == null ? 0 : buf.byteSize() * 5 / 4);
+            return HostFloats.allocateNative(bytes);
+        }
+        B_BUF.set(null);
+        return buf;
+    }
+
+    private static void giveBackNative(MemorySegment buf) {
+        MemorySegment cur = B_BUF.get();
+        if (cur == null || cur.byteSize() < buf.byteSize()) B_BUF.set(buf);
+    }
+
+    // ---- B packed once ------------------------------------------------------------------------
+
+    /**
+     * A B operand packed once for any number of products: all of K and all N columns, in the
+     * layout {@link #run} packs per call (K block kb of depth kc starts at p0·nPad, its panel jp
+     * at p0·nPad + jp·kc·NR), in native memory ({@link HostFloats#allocateNative}, freed once unreachable).
+     * For weights: the packing (a transpose for PyTorch's out×in layout) and the pass over memory
+     * it costs are paid once instead of on every call, and the micro-kernel streams B
+     * sequentially.
+     */
+    static final class PackedB {
+        final int n, k, kcMax, nPad;
+        final MemorySegment data;
+
+        private PackedB(int n, int k, int kcMax, int nPad, MemorySegment data) {
+            this.n = n;
+            this.k = k;
+            this.kcMax = kcMax;
+            this.nPad = nPad;
+            this.data = data;
+        }
+
+        long bytes() {
+            return data.byteSize();
+        }
+    }
+
+    /**
+     * A zeroed PackedB for op(B) k×n, for callers that write the packed layout themselves
+     * ({@link #packedIndex}); zero is the padding the layout needs past column n.
+     */
+    static PackedB allocate(int n, int k) {
+        int kcMax = kcMax(k);
+        return new PackedB(n, k, kcMax, roundUp(n, NR), HostFloats.allocateNative(packedFloats(n, k) * Float.BYTES));
+    }
+
+    /** Where element (p, j) of op(B) (depth p, column j) lives in a PackedB's data, in floats. */
+    static long packedIndex(PackedB b, int p, int j) {
+        int p0 = p / b.kcMax * b.kcMax, kc = Math.min(b.kcMax, b.k - p0);
+        return (long) p0 * b.nPad + (long) (j / NR) * kc * NR + (long) (p - p0) * NR + j % NR;
+    }
+
+    /** K block depth for a given K: balanced blocks of at most KC (k = 600 is two blocks of 300, not 512 + 88). */
+    static int kcMax(int k) {
+        int kBlocks = (k + KC - 1) / KC;
+        return (k + kBlocks - 1) / kBlocks;
+    }
+
+    /** Floats a {@link PackedB} of op(B) (k×n) takes. */
+    static long packedFloats(int n, int k) {
+        return (long) roundUp(n, NR) * k;
+    }
+
+    /** op(B) (k×n; B is n×k when transB) packed once, on all threads. */
+    static PackedB pack(int n, int k, MemorySegment b, long bOff, int ldb, boolean transB) {
+        if (n <= 0 || k <= 0) throw new IllegalArgumentException("pack: empty B " + k + "×" + n);
+        checkMatrix("B", b, bOff, transB ? n : k, transB ? k : n, ldb);
+        int kcMax = kcMax(k), kBlocks = (k + kcMax - 1) / kcMax;
+        int nPanels = (n + NR - 1) / NR, nPad = nPanels * NR;
+        MemorySegment data = HostFloats.allocateNative(packedFloats(n, k) * Float.BYTES);
+        Parallel.forRange(nPanels * kBlocks, 1, (s, e) -> packB(s, e, nPanels, kcMax, k, b, bOff, ldb, transB, 0, n, nPad, data));
+        return new PackedB(n, k, kcMax, nPad, data);
     }
 
     // ---- driver ----------------------------------------------------------------------------
@@ -178,6 +263,20 @@ public final class Gemm {
      */
     static void run(int m, int n, int k, float alpha, APacker aPacker, MemorySegment b, long bOff, int ldb, boolean transB,
                     float beta, float[] bias, MemorySegment c, long cOff, int ldc, boolean parallel) {
+        run(m, n, k, alpha, aPacker, b, bOff, ldb, transB, null, beta, bias, c, cOff, ldc, parallel);
+    }
+
+    /** The same with B already packed ({@code packed} for exactly this n and k; b, bOff, ldb, transB unused). */
+    static void run(int m, int n, int k, float alpha, APacker aPacker, PackedB packed, float beta, float[] bias,
+                    MemorySegment c, long cOff, int ldc, boolean parallel) {
+        if (packed.n != n || packed.k != k) {
+            throw new IllegalArgumentException("packed B is " + packed.k + "×" + packed.n + ", the product needs " + k + "×" + n);
+        }
+        run(m, n, k, alpha, aPacker, null, 0, 0, false, packed, beta, bias, c, cOff, ldc, parallel);
+    }
+
+    private static void run(int m, int n, int k, float alpha, APacker aPacker, MemorySegment b, long bOff, int ldb, boolean transB,
+                            PackedB packed, float beta, float[] bias, MemorySegment c, long cOff, int ldc, boolean parallel) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative GEMM size " + m + "×" + n + "×" + k);
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == 0) {
@@ -186,29 +285,29 @@ public final class Gemm {
         }
         parallel &= Parallel.threads() > 1 && (long) m * n * k >= PARALLEL_MIN_MNK;
 
-        // Balanced K blocks: k = 600 is two blocks of 300, not 512 + 88.
-        int kBlocks = (k + KC - 1) / KC;
-        int kcMax = (k + kBlocks - 1) / kBlocks;
+        int kcMax = kcMax(k), kBlocks = (k + kcMax - 1) / kcMax;
         int nPadAll = roundUp(n, NR);
         int nc = nPadAll;
-        if ((long) nc * k > packedBMax) nc = Math.max(NR, packedBMax / k / NR * NR);
+        if (packed == null && (long) nc * k > packedBMax) nc = Math.max(NR, packedBMax / k / NR * NR);
         float[] biasPad = bias == null ? null : java.util.Arrays.copyOf(bias, nPadAll);
 
-        float[] bp = borrow(B_BUF, Math.multiplyExact(nc, k));
+        MemorySegment bp = packed != null ? packed.data : borrowNative((long) nc * k);
         try {
             for (int jc = 0; jc < n; jc += nc) {
                 int ncw = Math.min(nc, n - jc);
                 int nPanels = (ncw + NR - 1) / NR;
                 int ncPad = nPanels * NR;
                 int jcF = jc;
-                // Pack all of K for these columns: block kb (depth p0, width kc) starts at p0·ncPad,
-                // its panel jp at p0·ncPad + jp·kc·NR.
-                if (parallel && (long) ncPad * k >= 1 << 16) {
-                    Parallel.forRange(nPanels * kBlocks, 1, (s, e) -> {
-                        packB(s, e, nPanels, kcMax, k, b, bOff, ldb, transB, jcF, ncw, ncPad, bp);
-                    });
-                } else {
-                    packB(0, nPanels * kBlocks, nPanels, kcMax, k, b, bOff, ldb, transB, jcF, ncw, ncPad, bp);
+                if (packed == null) {
+                    // Pack all of K for these columns: block kb (depth p0, width kc) starts at p0·ncPad,
+                    // its panel jp at p0·ncPad + jp·kc·NR.
+                    if (parallel && (long) ncPad * k >= 1 << 16) {
+                        Parallel.forRange(nPanels * kBlocks, 1, (s, e) -> {
+                            packB(s, e, nPanels, kcMax, k, b, bOff, ldb, transB, jcF, ncw, ncPad, bp);
+                        });
+                    } else {
+                        packB(0, nPanels * kBlocks, nPanels, kcMax, k, b, bOff, ldb, transB, jcF, ncw, ncPad, bp);
+                    }
                 }
 
                 int mPanels = (m + MR - 1) / MR;
@@ -240,20 +339,20 @@ public final class Gemm {
                 });
             }
         } finally {
-            giveBack(B_BUF, bp);
+            if (packed == null) giveBackNative(bp);
         }
     }
 
     /** Packs B panels t0 … t1−1, numbered K block major (t = kb·nPanels + jp). */
     private static void packB(int t0, int t1, int nPanels, int kcMax, int k, MemorySegment b, long bOff, int ldb, boolean transB,
-                              int jc, int ncw, int ncPad, float[] bp) {
+                              int jc, int ncw, int ncPad, MemorySegment bp) {
         float[] scratch = transB ? borrow(S_BUF, NR * kcMax) : null;
         try {
             for (int t = t0; t < t1; t++) {
                 int kb = t / nPanels, jp = t % nPanels;
                 int p0 = kb * kcMax, kc = Math.min(kcMax, k - p0);
                 int j0 = jp * NR, cols = Math.min(NR, ncw - j0);
-                GemmKernel.packB(bp, p0 * ncPad + jp * kc * NR, b, bOff, ldb, transB, p0, kc, jc + j0, cols, scratch);
+                GemmKernel.packB(bp, (long) p0 * ncPad + (long) jp * kc * NR, b, bOff, ldb, transB, p0, kc, jc + j0, cols, scratch);
             }
         } finally {
             if (scratch != null) giveBack(S_BUF, scratch);
@@ -266,11 +365,13 @@ public final class Gemm {
      * outer loop, so one B micro-panel is reused from L1/L2 by all MC/MR A micro-panels.
      */
     private static void macro(int i0, int i1, int j0, int j1, int jc, int ncw, int ncPad, int k, int kcMax, float alpha,
-                              APacker aPacker, float[] bp, float beta, float[] bias, MemorySegment c, long cOff, int ldc) {
+                              APacker aPacker, MemorySegment bp, float beta, float[] bias, MemorySegment c, long cOff, int ldc) {
         if (i0 >= i1 || j0 >= j1) return;
         // Packed A block, then the C tile, then MR rows of packing scratch.
         float[] ap = borrow(A_BUF, MC * kcMax + MR * NR + MR * kcMax);
         int tile = MC * kcMax, scratch = tile + MR * NR;
+        float[] ca = heapFloats(c);
+        long caStart = ca == null ? 0 : heapIndex(c);
         try {
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
@@ -283,19 +384,22 @@ public final class Gemm {
                         int r0 = ic + ip * MR;
                         aPacker.pack(ap, ip * MR * kc, scratch, r0, Math.min(MR, i1 - r0), p0, kc);
                     }
-                    int bBlock = p0 * ncPad;
+                    long bBlock = (long) p0 * ncPad;
                     for (int jp = j0; jp < j1; jp++) {
                         int col = jp * NR;
                         int cols = Math.min(NR, ncw - col);
+                        long bPanel = bBlock + (long) jp * kc * NR;
                         for (int ip = 0; ip < aPanels; ip++) {
                             int r0 = ic + ip * MR;
                             if (cols > GemmKernel.VL) {
-                                GemmKernel.kernel(ap, ip * MR * kc, bp, bBlock + jp * kc * NR, kc, ap, tile);
+                                GemmKernel.kernel(ap, ip * MR * kc, bp, bPanel, kc, ap, tile);
+                            } else if (cols > GemmKernel.VL / 2) {
+                                GemmKernel.kernelHalf(ap, ip * MR * kc, bp, bPanel, kc, ap, tile);
                             } else {
-                                GemmKernel.kernelHalf(ap, ip * MR * kc, bp, bBlock + jp * kc * NR, kc, ap, tile);
+                                GemmKernel.kernelQuarter(ap, ip * MR * kc, bp, bPanel, kc, ap, tile);
                             }
-                            GemmKernel.update(ap, tile, c, cOff + (long) r0 * ldc + jc + col, ldc, Math.min(MR, i1 - r0), cols,
-                                    alpha, bt, first, bias, jc + col);
+                            GemmKernel.update(ap, tile, ca, caStart, c, cOff + (long) r0 * ldc + jc + col, ldc, Math.min(MR, i1 - r0),
+                                    cols, alpha, bt, first, bias, jc + col);
                         }
                     }
                 }

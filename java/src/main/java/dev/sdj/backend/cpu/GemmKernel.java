@@ -70,16 +70,17 @@ final class GemmKernel {
      * masks, MemorySegment) blows C2's inlining budget, after which the vector operations are no
      * longer intrinsified and the kernel runs ten times slower. {@link #update} finishes the job.
      */
-    static void kernel(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int to) {
+    static void kernel(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] tile, int to) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int b = bo + p * NR, a = ao + p * MR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, b), b1 = FloatVector.fromArray(S, bp, b + VL);
+        long b = bo * Float.BYTES;
+        for (int p = 0; p < kc; p++, b += NR * Float.BYTES) {
+            int a = ao + p * MR;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, b, LE), b1 = FloatVector.fromMemorySegment(S, bp, b + VL * Float.BYTES, LE);
             FloatVector a0 = FloatVector.broadcast(S, ap[a + 0]);
             c00 = a0.fma(b0, c00);
             c01 = a0.fma(b1, c01);
@@ -117,16 +118,17 @@ final class GemmKernel {
      * The same for a right-edge panel of at most VL columns: only the first vector of each packed B
      * row is used (the rest is zero padding), which halves the work there (n = 77 → 32 + 32 + 13).
      */
-    static void kernelHalf(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile, int to) {
+    static void kernelHalf(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] tile, int to) {
         FloatVector c0 = FloatVector.zero(S);
         FloatVector c1 = FloatVector.zero(S);
         FloatVector c2 = FloatVector.zero(S);
         FloatVector c3 = FloatVector.zero(S);
         FloatVector c4 = FloatVector.zero(S);
         FloatVector c5 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
+        long b = bo * Float.BYTES;
+        for (int p = 0; p < kc; p++, b += NR * Float.BYTES) {
             int a = ao + p * MR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bo + p * NR);
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, b, LE);
             c0 = FloatVector.broadcast(S, ap[a + 0]).fma(b0, c0);
             c1 = FloatVector.broadcast(S, ap[a + 1]).fma(b0, c1);
             c2 = FloatVector.broadcast(S, ap[a + 2]).fma(b0, c2);
@@ -142,45 +144,140 @@ final class GemmKernel {
         c5.intoArray(tile, to + 5 * NR);
     }
 
+    /** Half a vector: 8 floats with AVX-512 (a ymm register), for a right-edge panel of at most VL/2 columns. */
+    private static final VectorSpecies<Float> HALF = VectorSpecies.of(float.class, jdk.incubator.vector.VectorShape.forBitSize(S.vectorBitSize() / 2));
+
+    /**
+     * The same for at most VL/2 columns (n = 40 → 32 + 8, attention's P·V with SD1.5's head
+     * dim): half-width vectors, which cost half a full-width FMA on cores that split 512-bit
+     * operations (Zen 4) and no more than a full one elsewhere.
+     */
+    static void kernelQuarter(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] tile, int to) {
+        FloatVector c0 = FloatVector.zero(HALF);
+        FloatVector c1 = FloatVector.zero(HALF);
+        FloatVector c2 = FloatVector.zero(HALF);
+        FloatVector c3 = FloatVector.zero(HALF);
+        FloatVector c4 = FloatVector.zero(HALF);
+        FloatVector c5 = FloatVector.zero(HALF);
+        long b = bo * Float.BYTES;
+        for (int p = 0; p < kc; p++, b += NR * Float.BYTES) {
+            int a = ao + p * MR;
+            FloatVector b0 = FloatVector.fromMemorySegment(HALF, bp, b, LE);
+            c0 = FloatVector.broadcast(HALF, ap[a + 0]).fma(b0, c0);
+            c1 = FloatVector.broadcast(HALF, ap[a + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(HALF, ap[a + 2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(HALF, ap[a + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(HALF, ap[a + 4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(HALF, ap[a + 5]).fma(b0, c5);
+        }
+        c0.intoArray(tile, to + 0 * NR);
+        c1.intoArray(tile, to + 1 * NR);
+        c2.intoArray(tile, to + 2 * NR);
+        c3.intoArray(tile, to + 3 * NR);
+        c4.intoArray(tile, to + 4 * NR);
+        c5.intoArray(tile, to + 5 * NR);
+    }
+
     /**
      * C tile (mv ≤ MR rows, nv ≤ NR columns at element cIdx, ldc) = alpha · tile + beta · C
      * (+ bias[jb …]) on the first K block, C += alpha · tile on later ones. One straight loop with
      * no FloatVector crossing a call: a vector passed to a method C2 does not inline is boxed,
      * and that alone once cost as much as the micro-kernel.
+     *
+     * <p>C given as a heap array ({@code ca}, element cIdx at ca[caStart + cIdx]) is accessed as an
+     * array, never through {@code FloatVector.fromMemorySegment}: the JDK's segment loads share one
+     * type profile in the whole JVM, and once it has seen heap segments beside the native packed B,
+     * C2 compiles the micro-kernel's B loads with a type switch, 30 % slower. Otherwise C is the
+     * segment {@code c}.
      */
-    static void update(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, int nv,
+    static void update(float[] tile, int to, float[] ca, long caStart, MemorySegment c, long cIdx, int ldc, int mv, int nv,
                        float alpha, float beta, boolean first, float[] bias, int jb) {
         // beta == 0 on the first K block: C is write-only, so NaN or garbage there never leaks in.
         boolean readC = !first || beta != 0;
-        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, first ? beta : 1f);
-        boolean addBias = first && bias != null;
-        FloatVector bias0 = addBias ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
-        FloatVector bias1 = addBias ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
-        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
-        if (nv == NR) {
-            for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
-                FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
-                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
-                if (readC) {
-                    v0 = FloatVector.fromMemorySegment(S, c, row, LE).fma(cScale, v0);
-                    v1 = FloatVector.fromMemorySegment(S, c, row + second, LE).fma(cScale, v1);
-                }
-                v0.intoMemorySegment(c, row, LE);
-                v1.intoMemorySegment(c, row + second, LE);
-            }
+        float cScale = first ? beta : 1f;
+        float[] b = first ? bias : null;
+        // Four small methods rather than one: C2 stops intrinsifying the vector operations of a
+        // method that grows too large, and then this epilogue runs ten times slower.
+        if (ca != null) {
+            if (nv == NR) updateArray(tile, to, ca, (int) (caStart + cIdx), ldc, mv, alpha, readC, cScale, b, jb);
+            else updateArrayEdge(tile, to, ca, (int) (caStart + cIdx), ldc, mv, nv, alpha, readC, cScale, b, jb);
         } else {
-            // Right edge: masked lanes are neither read nor written (C may end right there).
-            VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
-            boolean two = nv > VL;
-            for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
-                FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
-                if (readC) v0 = FloatVector.fromMemorySegment(S, c, row, LE, m0).fma(cScale, v0);
-                v0.intoMemorySegment(c, row, LE, m0);
-                if (two) {
-                    FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
-                    if (readC) v1 = FloatVector.fromMemorySegment(S, c, row + second, LE, m1).fma(cScale, v1);
-                    v1.intoMemorySegment(c, row + second, LE, m1);
-                }
+            if (nv == NR) updateSegment(tile, to, c, cIdx, ldc, mv, alpha, readC, cScale, b, jb);
+            else updateSegmentEdge(tile, to, c, cIdx, ldc, mv, nv, alpha, readC, cScale, b, jb);
+        }
+    }
+
+    private static void updateArray(float[] tile, int to, float[] ca, int row, int ldc, int mv, float alpha, boolean readC,
+                                    float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += ldc) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+            if (readC) {
+                v0 = FloatVector.fromArray(S, ca, row).fma(cScale, v0);
+                v1 = FloatVector.fromArray(S, ca, row + VL).fma(cScale, v1);
+            }
+            v0.intoArray(ca, row);
+            v1.intoArray(ca, row + VL);
+        }
+    }
+
+    /** Right edge: masked lanes are neither read nor written (C may end right there). */
+    private static void updateArrayEdge(float[] tile, int to, float[] ca, int row, int ldc, int mv, int nv, float alpha,
+                                        boolean readC, float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
+        boolean two = nv > VL;
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += ldc) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            if (readC) v0 = FloatVector.fromArray(S, ca, row, m0).fma(cScale, v0);
+            v0.intoArray(ca, row, m0);
+            if (two) {
+                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+                if (readC) v1 = FloatVector.fromArray(S, ca, row + VL, m1).fma(cScale, v1);
+                v1.intoArray(ca, row + VL, m1);
+            }
+        }
+    }
+
+    private static void updateSegment(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, float alpha, boolean readC,
+                                      float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+            if (readC) {
+                v0 = FloatVector.fromMemorySegment(S, c, row, LE).fma(cScale, v0);
+                v1 = FloatVector.fromMemorySegment(S, c, row + second, LE).fma(cScale, v1);
+            }
+            v0.intoMemorySegment(c, row, LE);
+            v1.intoMemorySegment(c, row + second, LE);
+        }
+    }
+
+    private static void updateSegmentEdge(float[] tile, int to, MemorySegment c, long cIdx, int ldc, int mv, int nv, float alpha,
+                                          boolean readC, float beta, float[] bias, int jb) {
+        FloatVector scale = FloatVector.broadcast(S, alpha), cScale = FloatVector.broadcast(S, beta);
+        FloatVector bias0 = bias != null ? FloatVector.fromArray(S, bias, jb) : FloatVector.zero(S);
+        FloatVector bias1 = bias != null ? FloatVector.fromArray(S, bias, jb + VL) : FloatVector.zero(S);
+        long row = cIdx * Float.BYTES, step = (long) ldc * Float.BYTES, second = (long) VL * Float.BYTES;
+        VectorMask<Float> m0 = S.indexInRange(0, nv), m1 = S.indexInRange(VL, nv);
+        boolean two = nv > VL;
+        for (int r = 0, t = to; r < mv; r++, t += NR, row += step) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, t).fma(scale, bias0);
+            if (readC) v0 = FloatVector.fromMemorySegment(S, c, row, LE, m0).fma(cScale, v0);
+            v0.intoMemorySegment(c, row, LE, m0);
+            if (two) {
+                FloatVector v1 = FloatVector.fromArray(S, tile, t + VL).fma(scale, bias1);
+                if (readC) v1 = FloatVector.fromMemorySegment(S, c, row + second, LE, m1).fma(cScale, v1);
+                v1.intoMemorySegment(c, row + second, LE, m1);
             }
         }
     }
@@ -241,27 +338,49 @@ final class GemmKernel {
      * n×k (weights stored out×in, as Linear and Conv2d keep them). The transposed case reads a
      * heap B in place, a native one after copying each column's run to scratch (NR·kc floats).
      */
-    static void packB(float[] dst, int dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0, int cols,
-                      float[] scratch) {
+    static void packB(MemorySegment dst, long dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0,
+                      int cols, float[] scratch) {
+        long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
+        float[] heap = Gemm.heapFloats(b);
+        if (!transB && heap != null) {
+            // A heap B is read as an array, not through segment loads (see update()).
+            int start = (int) Gemm.heapIndex(b);
+            VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
+            for (int p = 0; p < kc; p++) {
+                int s = (int) (start + bOff + (long) (p0 + p) * ldb + j0);
+                long d = dBytes + p * rowBytes;
+                if (cols == NR) {
+                    FloatVector.fromArray(S, heap, s).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromArray(S, heap, s + VL).intoMemorySegment(dst, d + second, LE);
+                } else {
+                    FloatVector.fromArray(S, heap, s, m0).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromArray(S, heap, s + VL, m1).intoMemorySegment(dst, d + second, LE);
+                }
+            }
+            return;
+        }
         if (!transB) {
             if (cols == NR) {
                 // Row p of the panel is NR contiguous floats of B's row p0 + p: two vector copies.
                 for (int p = 0; p < kc; p++) {
                     long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
-                    int d = dOff + p * NR;
-                    FloatVector.fromMemorySegment(S, b, s, LE).intoArray(dst, d);
-                    FloatVector.fromMemorySegment(S, b, s + (long) VL * Float.BYTES, LE).intoArray(dst, d + VL);
+                    long d = dBytes + p * rowBytes;
+                    FloatVector.fromMemorySegment(S, b, s, LE).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromMemorySegment(S, b, s + second, LE).intoMemorySegment(dst, d + second, LE);
                 }
             } else {
+                VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
                 for (int p = 0; p < kc; p++) {
-                    int d = dOff + p * NR;
-                    MemorySegment.copy(b, Gemm.F, (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES, dst, d, cols);
-                    for (int j = cols; j < NR; j++) dst[d + j] = 0;
+                    long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
+                    long d = dBytes + p * rowBytes;
+                    // Masked lanes read nothing (B may end right there) and come out as zero padding.
+                    FloatVector.fromMemorySegment(S, b, s, LE, m0).intoMemorySegment(dst, d, LE);
+                    FloatVector.fromMemorySegment(S, b, s + second, LE, m1).intoMemorySegment(dst, d + second, LE);
                 }
             }
             return;
         }
-        float[] src = Gemm.heapFloats(b);
+        float[] src = heap;
         int s0, stride;
         if (src != null) {
             s0 = (int) (Gemm.heapIndex(b) + bOff + (long) j0 * ldb + p0);
@@ -280,16 +399,16 @@ final class GemmKernel {
             int[] map = new int[NR];
             for (int j = 0; j < NR; j++) map[j] = j * stride;
             for (int p = 0; p < kc; p++) {
-                int d = dOff + p * NR;
-                FloatVector.fromArray(S, src, s0 + p, map, 0).intoArray(dst, d);
-                FloatVector.fromArray(S, src, s0 + p, map, VL).intoArray(dst, d + VL);
+                long d = dBytes + p * rowBytes;
+                FloatVector.fromArray(S, src, s0 + p, map, 0).intoMemorySegment(dst, d, LE);
+                FloatVector.fromArray(S, src, s0 + p, map, VL).intoMemorySegment(dst, d + second, LE);
             }
             return;
         }
+        float[] row = new float[NR];
         for (int p = 0; p < kc; p++) {
-            int d = dOff + p * NR;
-            for (int j = 0; j < cols; j++) dst[d + j] = src[s0 + j * stride + p];
-            for (int j = cols; j < NR; j++) dst[d + j] = 0;
+            for (int j = 0; j < cols; j++) row[j] = src[s0 + j * stride + p];
+            MemorySegment.copy(row, 0, dst, Gemm.F, dBytes + p * rowBytes, NR);
         }
     }
 }

@@ -45,6 +45,35 @@ final class HostFloats {
         return Tensor.zeros(DType.F32, layout, shape);
     }
 
+    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+
+    /**
+     * Zeroed native memory (64-byte aligned), freed once the returned segment object is
+     * unreachable: a shared arena of its own, closed by a cleaner. Not {@code Arena.ofAuto()},
+     * whose allocations count against -XX:MaxDirectMemorySize (by default the maximum heap, 6 GB
+     * here), which SD1.5's packed weights alone would nearly fill. Tensors viewing the memory must
+     * share this segment object (reshape does), not a slice of it.
+     */
+    static MemorySegment allocateNative(long bytes) {
+        java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+        MemorySegment seg = arena.allocate(Math.max(bytes, 1), 64);
+        CLEANER.register(seg, arena::close);
+        return seg;
+    }
+
+    /** Parameters from this many floats (256 KiB) on are kept off-heap by {@link #allocParameter}. */
+    static final long OFF_HEAP_MIN = 1 << 16;
+
+    /**
+     * A new zero F32 tensor for a parameter: off-heap ({@link #allocateNative}, freed once the
+     * tensor and its views are unreachable) from {@link #OFF_HEAP_MIN} floats on; else as {@link #alloc}.
+     */
+    static Tensor allocParameter(Layout layout, int... shape) {
+        long n = Tensor.numel(shape);
+        if (n < OFF_HEAP_MIN) return alloc(layout, shape);
+        return new Tensor(allocateNative(n * Float.BYTES), DType.F32, layout, Device.CPU, shape);
+    }
+
     /** The float[] behind a tensor made by {@link #alloc}. */
     static float[] array(Tensor out) {
         return (float[]) out.data().heapBase().orElseThrow();

@@ -1,0 +1,241 @@
+package dev.sdj.bench;
+
+import dev.sdj.backend.Backend;
+import dev.sdj.backend.CountingBackend;
+import dev.sdj.backend.cpu.CpuBackend;
+import dev.sdj.backend.cpu.Parallel;
+import dev.sdj.core.Layout;
+import dev.sdj.core.Tensor;
+import dev.sdj.model.AddedConditions;
+import dev.sdj.model.BuiltinConfigs;
+import dev.sdj.model.RandomWeights;
+import dev.sdj.model.SafeTensorsWeights;
+import dev.sdj.model.UNet2DConditionConfig;
+import dev.sdj.model.UNet2DConditionModel;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * The U-Net denoising step as a sampler runs it: one forward of the classifier-free-guidance batch
+ * (2 × batch: the unconditional and the conditional half) on random latents, timesteps and text
+ * embeddings (SDXL: plus pooled text embeddings and size ids), repeated {@code steps} times after
+ * {@code warmup} untimed forwards. The model is a built-in config with random weights, or a
+ * diffusers U-Net folder. FLOPs come from {@link CountingBackend}, from the shapes of the matrix ops.
+ */
+public final class UNetBench {
+
+    /** What to run. {@code model}: a built-in name (sd15, sd21, sdxl, sdxl-refiner) or a diffusers U-Net folder. */
+    public record Options(String model, int height, int width, int batch, int steps, int warmup, String backend, long seed,
+                          boolean profile) {
+        public Options {
+            if (height <= 0 || width <= 0 || height % 8 != 0 || width % 8 != 0) {
+                throw new IllegalArgumentException("--height and --width are image pixels and must be positive multiples of 8 (the VAE's factor), got "
+                        + height + "x" + width);
+            }
+            if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+            if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
+            if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        }
+
+        public static Options defaults() {
+            return new Options("sd15", 256, 256, 1, 3, 1, "cpu", 0, false);
+        }
+    }
+
+    /** The measured figures, for callers and tests. */
+    public record Result(double[] stepMillis, long flopsPerStep, double buildSeconds) {
+        public double medianMillis() {
+            double[] s = stepMillis.clone();
+            Arrays.sort(s);
+            int n = s.length;
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+        }
+
+        public double minMillis() {
+            return Arrays.stream(stepMillis).min().orElse(Double.NaN);
+        }
+
+        public double maxMillis() {
+            return Arrays.stream(stepMillis).max().orElse(Double.NaN);
+        }
+    }
+
+    private UNetBench() {}
+
+    /** Runs the benchmark: the report to {@code out}, a line per forward to {@code progress}. */
+    public static Result run(Options o, PrintWriter out, PrintWriter progress) throws IOException {
+        Backend base = backend(o.backend());
+        CountingBackend counting = new CountingBackend(base, o.profile());
+
+        // ---- build ----
+        boolean builtin = BuiltinConfigs.NAMES.contains(o.model());
+        long t0 = System.nanoTime();
+        UNet2DConditionModel unet;
+        String weightsNote;
+        long offHeapBytes;
+        if (builtin) {
+            progress.printf(Locale.ROOT, "building %s with random weights ...%n", o.model());
+            progress.flush();
+            UNet2DConditionConfig config = BuiltinConfigs.unet(o.model());
+            RandomWeights w = new RandomWeights(o.seed());
+            try {
+                unet = new UNet2DConditionModel(config, w, counting);
+            } catch (RuntimeException e) {
+                w.close();
+                throw e;
+            }
+            offHeapBytes = w.bytes();
+            weightsNote = "random weights, seed " + o.seed();
+        } else {
+            Path dir = Path.of(o.model());
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException("--model " + o.model() + " is neither a built-in model " + BuiltinConfigs.NAMES
+                        + " nor a diffusers U-Net folder (config.json + diffusion_pytorch_model.safetensors)");
+            }
+            progress.printf(Locale.ROOT, "loading %s ...%n", dir);
+            progress.flush();
+            unet = UNet2DConditionModel.load(dir, counting);
+            offHeapBytes = Files.size(dir.resolve("diffusion_pytorch_model.safetensors"));
+            weightsNote = "weights " + dir.resolve("diffusion_pytorch_model.safetensors") + " (mapped)";
+        }
+        double buildSeconds = (System.nanoTime() - t0) / 1e9;
+        System.gc();
+        long heapAfterBuild = usedHeap();
+
+        try (unet) {
+            UNet2DConditionConfig c = unet.config();
+            int n = 2 * o.batch(), lh = o.height() / 8, lw = o.width() / 8;
+            SplittableRandom rnd = new SplittableRandom(o.seed() + 1);
+            Tensor latents = counting.upload(Tensor.of(gaussian(rnd, (long) n * lh * lw * c.inChannels()), Layout.NHWC, n, lh, lw,
+                    c.inChannels()));
+            int cross = c.crossAttentionDim()[0];
+            Tensor ehs = counting.upload(Tensor.of(gaussian(rnd, (long) n * 77 * cross), n, 77, cross));
+            AddedConditions added = null;
+            if (c.additionEmbedType() != null) {
+                int proj = c.projectionClassEmbeddingsInputDim(), td = c.additionTimeEmbedDim();
+                // SDXL base: 6 ids, the refiner 5; the pooled text embedding is what remains (1280 for both).
+                int ids = proj - 6 * td == 1280 || proj - 5 * td != 1280 ? 6 : 5;
+                int pooled = proj - ids * td;
+                float[] timeIds = new float[n * ids];
+                for (int s = 0; s < n; s++) {
+                    float[] row = ids == 6 ? new float[] {o.height(), o.width(), 0, 0, o.height(), o.width()}
+                            : new float[] {o.height(), o.width(), 0, 0, 6f};
+                    System.arraycopy(row, 0, timeIds, s * ids, ids);
+                }
+                added = new AddedConditions(counting.upload(Tensor.of(gaussian(rnd, (long) n * pooled), n, pooled)),
+                        counting.upload(Tensor.of(timeIds, n, ids)));
+            }
+
+            // ---- run ----
+            int total = o.warmup() + o.steps();
+            double[] ms = new double[o.steps()];
+            long flopsPerStep = 0;
+            for (int i = 0; i < total; i++) {
+                boolean warm = i < o.warmup();
+                if (i == o.warmup()) counting.reset();
+                long before = counting.flops();
+                // The same timestep for both halves of the CFG batch, as a sampler does.
+                float[] t = new float[n];
+                Arrays.fill(t, (float) (999 - (i * 997L % 1000)));
+                long s0 = System.nanoTime();
+                Tensor y = unet.forward(latents, t, ehs, added);
+                // Reading the result back makes an asynchronous backend finish the step.
+                counting.download(y);
+                double dt = (System.nanoTime() - s0) / 1e6;
+                flopsPerStep = counting.flops() - before;
+                if (!warm) ms[i - o.warmup()] = dt;
+                progress.printf(Locale.ROOT, "%s %d/%d: %.1f ms (t = %.0f)%n", warm ? "warm-up" : "step", warm ? i + 1 : i - o.warmup() + 1,
+                        warm ? o.warmup() : o.steps(), dt, t[0]);
+                progress.flush();
+            }
+            Result r = new Result(ms, flopsPerStep, buildSeconds);
+
+            // ---- report ----
+            out.printf(Locale.ROOT, "model:        %s (%s)%n", o.model(), weightsNote);
+            out.printf(Locale.ROOT, "backend:      %s%n", describe(base));
+            out.printf(Locale.ROOT, "resolution:   %dx%d image, %dx%d latent (%d channels)%n", o.width(), o.height(), lw, lh, c.inChannels());
+            out.printf(Locale.ROOT, "batch:        %d (CFG batch %d), text length 77%s%n", o.batch(), n,
+                    added == null ? "" : ", SDXL added conditions (pooled text embeds, " + added.timeIds().dim(1) + " time ids)");
+            out.printf(Locale.ROOT, "steps:        %d timed after %d warm-up%n", o.steps(), o.warmup());
+            out.printf(Locale.ROOT, "ms/step:      median %.1f, min %.1f, max %.1f%n", r.medianMillis(), r.minMillis(), r.maxMillis());
+            out.printf(Locale.ROOT, "steps/s:      %.3f (median)%n", 1000 / r.medianMillis());
+            out.printf(Locale.ROOT, "GFLOP/step:   %.1f (conv, linear, matmul, attention; 2 per multiply-add)%n", flopsPerStep / 1e9);
+            out.printf(Locale.ROOT, "GFLOP/s:      %.1f at the median, %.1f at the best step%n", flopsPerStep / 1e6 / r.medianMillis(),
+                    flopsPerStep / 1e6 / r.minMillis());
+            out.printf(Locale.ROOT, "build:        %.1f s%n", buildSeconds);
+            out.printf(Locale.ROOT, "memory:       weights %s %s; heap after build %s (GC'd); peak heap %s of max %s%n",
+                    gib(offHeapBytes), builtin ? "off-heap" : "mapped", gib(heapAfterBuild), gib(peakHeap()),
+                    gib(Runtime.getRuntime().maxMemory()));
+            if (base instanceof CpuBackend) {
+                out.printf(Locale.ROOT, "              + weights packed for the GEMM (Winograd-transformed for 3x3 convs) %s native%n",
+                        gib(CpuBackend.packedWeightBytes()));
+            }
+            if (o.profile()) {
+                out.println();
+                out.printf(Locale.ROOT, "profile (per step, averaged over the %d timed steps; time inside backend ops %.1f ms/step):%n",
+                        o.steps(), counting.nanos() / 1e6 / o.steps());
+                out.print(counting.profile(25, o.steps()));
+            }
+            out.flush();
+            return r;
+        }
+    }
+
+    /** Runs with the defaults' structure from the command line arguments of the CLI (stdout, stderr). */
+    public static Result run(Options o, PrintStream out, PrintStream progress) throws IOException {
+        return run(o, new PrintWriter(out, true), new PrintWriter(progress, true));
+    }
+
+    private static Backend backend(String name) {
+        return switch (name) {
+            case "cpu" -> new CpuBackend();
+            case "cuda" -> throw new UnsupportedOperationException("the CUDA backend is not built yet (open issue); use --backend cpu");
+            default -> throw new IllegalArgumentException("unknown backend '" + name + "'; choose cpu or cuda");
+        };
+    }
+
+    private static String describe(Backend b) {
+        if (b instanceof CpuBackend) {
+            return String.format(Locale.ROOT, "cpu, fp32, %d threads on %d cores, vector %d floats, Java %s", Parallel.threads(),
+                    Runtime.getRuntime().availableProcessors(), FloatVector.SPECIES_PREFERRED.length(), System.getProperty("java.version"));
+        }
+        return b.name();
+    }
+
+    private static float[] gaussian(SplittableRandom rnd, long count) {
+        float[] v = new float[Math.toIntExact(count)];
+        for (int i = 0; i < v.length; i++) {
+            // Box–Muller: one normal value per pair of uniforms is plenty here.
+            double u = 1 - rnd.nextDouble(), w = rnd.nextDouble();
+            v[i] = (float) (Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
+        }
+        return v;
+    }
+
+    private static long usedHeap() {
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    /** The sum of the heap pools' peak usage since the JVM started (an upper bound of the true peak). */
+    private static long peakHeap() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) sum += pool.getPeakUsage().getUsed();
+        }
+        return sum;
+    }
+
+    private static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+    }
+}
