@@ -13,8 +13,9 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {"Time the U-Net denoising step: forwards of the classifier-free-guidance batch (2 x batch) on random "
                 + "latents, timesteps and text embeddings, after warm-up forwards. Prints ms per step (median, min, max), "
                 + "steps/s, GFLOP per step and GFLOP/s, the build time and memory; a line per forward goes to stderr.",
-                "Without weights the built-in architecture gets random weights (sd15: 3.4 GB off-heap, sdxl: 10 GB).",
-                "The default (sd15, 256x256, batch 1, 3 steps) takes well under a minute on a 2-core CPU."})
+                "Without weights the built-in architecture gets random weights (sd15: 3.4 GB off-heap, sdxl: 10 GB); the CPU "
+                + "backend adds its packed copy of them during the first forward (sd15: 5 GB, native memory).",
+                "The default (sd15, 256x256, batch 1, 3 steps) takes about 35 s on a 2-core CPU."})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "NAME|DIR", defaultValue = "sd15",

@@ -129,9 +129,11 @@ public final class Conv2d {
      * Output tiles (2×2 pixels each, over all images) from which a stride-1 3×3 convolution goes
      * through {@link #winograd}: each of its 16 GEMMs has this many rows, and below a few dozen
      * the 16/9 larger transformed weights cost more to stream than the multiplications saved.
-     * Not final so that a benchmark can move it (system property sdj.cpu.winogradMinTiles).
+     * Not final so that a benchmark can move it (system property sdj.cpu.winogradMinTiles);
+     * {@code -Dsdj.cpu.winograd=false} turns Winograd off (every convolution direct).
      */
-    static int winogradMinTiles = Integer.getInteger("sdj.cpu.winogradMinTiles", 8);
+    static int winogradMinTiles = Boolean.parseBoolean(System.getProperty("sdj.cpu.winograd", "true"))
+            ? Integer.getInteger("sdj.cpu.winogradMinTiles", 8) : Integer.MAX_VALUE;
     /** Input channels below this stay direct (conv_in has 4: a K of 4 would waste the GEMM). */
     static final int WINOGRAD_MIN_CIN = 16;
 
@@ -195,8 +197,9 @@ public final class Conv2d {
      * Winograd's F(2×2, 3×3): each 4×4 input tile (stride 2) becomes V = Bᵀ·d·B, the 16 products
      * M_ξ (tiles × cout) = V_ξ (tiles × cin) · U_ξ are plain GEMMs (one task each), and each output
      * 2×2 tile is Aᵀ·m·A + bias. 16 multiply-adds per 2×2 outputs and channel pair instead of
-     * 36: 2.25× fewer; the transforms are additions only (coefficients 0, ±½, ±1), so the result
-     * stays within a few ulps of the direct sum.
+     * 36: 2.25× fewer. The transforms are additions only (coefficients 0, ±½, ±1); the rounding
+     * error is about 4× a direct sum's (relative 5e-6 against 1.4e-6 at 320 channels), where
+     * F(4×4, 3×3) would be 15× (2e-5): too much for the reference backend.
      */
     static void winograd(MemorySegment x, int n, int h, int w, int cin, Gemm.PackedB[] u, int cout, MemorySegment bias,
                          int padH, int padW, float[] out) {

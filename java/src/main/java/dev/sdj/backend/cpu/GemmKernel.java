@@ -340,48 +340,16 @@ final class GemmKernel {
      */
     static void packB(MemorySegment dst, long dOff, MemorySegment b, long bOff, int ldb, boolean transB, int p0, int kc, int j0,
                       int cols, float[] scratch) {
-        long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
+        // Separate small methods: C2 stops intrinsifying the vector operations of a method that
+        // grows too large (this one did: 10× slower packing, in every attention head).
         float[] heap = Gemm.heapFloats(b);
-        if (!transB && heap != null) {
-            // A heap B is read as an array, not through segment loads (see update()).
-            int start = (int) Gemm.heapIndex(b);
-            VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
-            for (int p = 0; p < kc; p++) {
-                int s = (int) (start + bOff + (long) (p0 + p) * ldb + j0);
-                long d = dBytes + p * rowBytes;
-                if (cols == NR) {
-                    FloatVector.fromArray(S, heap, s).intoMemorySegment(dst, d, LE);
-                    FloatVector.fromArray(S, heap, s + VL).intoMemorySegment(dst, d + second, LE);
-                } else {
-                    FloatVector.fromArray(S, heap, s, m0).intoMemorySegment(dst, d, LE);
-                    FloatVector.fromArray(S, heap, s + VL, m1).intoMemorySegment(dst, d + second, LE);
-                }
-            }
-            return;
-        }
         if (!transB) {
-            if (cols == NR) {
-                // Row p of the panel is NR contiguous floats of B's row p0 + p: two vector copies.
-                for (int p = 0; p < kc; p++) {
-                    long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
-                    long d = dBytes + p * rowBytes;
-                    FloatVector.fromMemorySegment(S, b, s, LE).intoMemorySegment(dst, d, LE);
-                    FloatVector.fromMemorySegment(S, b, s + second, LE).intoMemorySegment(dst, d + second, LE);
-                }
-            } else {
-                VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
-                for (int p = 0; p < kc; p++) {
-                    long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
-                    long d = dBytes + p * rowBytes;
-                    // Masked lanes read nothing (B may end right there) and come out as zero padding.
-                    FloatVector.fromMemorySegment(S, b, s, LE, m0).intoMemorySegment(dst, d, LE);
-                    FloatVector.fromMemorySegment(S, b, s + second, LE, m1).intoMemorySegment(dst, d + second, LE);
-                }
-            }
+            if (heap != null) packRowsHeap(dst, dOff, heap, (int) (Gemm.heapIndex(b) + bOff), ldb, p0, kc, j0, cols);
+            else packRowsSegment(dst, dOff, b, bOff, ldb, p0, kc, j0, cols);
             return;
         }
-        float[] src = heap;
         int s0, stride;
+        float[] src = heap;
         if (src != null) {
             s0 = (int) (Gemm.heapIndex(b) + bOff + (long) j0 * ldb + p0);
             stride = ldb;
@@ -393,22 +361,55 @@ final class GemmKernel {
             s0 = 0;
             stride = kc;
         }
-        if (cols == NR) {
-            // Row p of the panel is column p of the NR rows: two gathers (vgatherdps), which beat
-            // scalar transposition of the short, strided columns by about 1.5×.
-            int[] map = new int[NR];
-            for (int j = 0; j < NR; j++) map[j] = j * stride;
-            for (int p = 0; p < kc; p++) {
-                long d = dBytes + p * rowBytes;
-                FloatVector.fromArray(S, src, s0 + p, map, 0).intoMemorySegment(dst, d, LE);
-                FloatVector.fromArray(S, src, s0 + p, map, VL).intoMemorySegment(dst, d + second, LE);
-            }
-            return;
+        if (cols == NR) packColumnsGather(dst, dOff, src, s0, stride, kc);
+        else packColumnsScalar(dst, dOff, src, s0, stride, kc, cols);
+    }
+
+    /** Row p of the panel is NR contiguous floats of B's row p0 + p (masked past cols: zero padding); a heap B as an array (see update()). */
+    private static void packRowsHeap(MemorySegment dst, long dOff, float[] b, int bStart, int ldb, int p0, int kc, int j0, int cols) {
+        long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
+        VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
+        for (int p = 0; p < kc; p++) {
+            int s = bStart + (p0 + p) * ldb + j0;
+            long d = dBytes + p * rowBytes;
+            FloatVector.fromArray(S, b, s, m0).intoMemorySegment(dst, d, LE);
+            FloatVector.fromArray(S, b, s + VL, m1).intoMemorySegment(dst, d + second, LE);
         }
+    }
+
+    private static void packRowsSegment(MemorySegment dst, long dOff, MemorySegment b, long bOff, int ldb, int p0, int kc, int j0,
+                                        int cols) {
+        long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
+        // Masked lanes read nothing (B may end right there) and come out as zero padding.
+        VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(VL, cols);
+        for (int p = 0; p < kc; p++) {
+            long s = (bOff + (long) (p0 + p) * ldb + j0) * Float.BYTES;
+            long d = dBytes + p * rowBytes;
+            FloatVector.fromMemorySegment(S, b, s, LE, m0).intoMemorySegment(dst, d, LE);
+            FloatVector.fromMemorySegment(S, b, s + second, LE, m1).intoMemorySegment(dst, d + second, LE);
+        }
+    }
+
+    /**
+     * Row p of the panel is column p of the NR rows: two gathers (vgatherdps), which beat scalar
+     * transposition of the short, strided columns by about 1.5×.
+     */
+    private static void packColumnsGather(MemorySegment dst, long dOff, float[] src, int s0, int stride, int kc) {
+        long dBytes = dOff * Float.BYTES, rowBytes = (long) NR * Float.BYTES, second = (long) VL * Float.BYTES;
+        int[] map = new int[NR];
+        for (int j = 0; j < NR; j++) map[j] = j * stride;
+        for (int p = 0; p < kc; p++) {
+            long d = dBytes + p * rowBytes;
+            FloatVector.fromArray(S, src, s0 + p, map, 0).intoMemorySegment(dst, d, LE);
+            FloatVector.fromArray(S, src, s0 + p, map, VL).intoMemorySegment(dst, d + second, LE);
+        }
+    }
+
+    private static void packColumnsScalar(MemorySegment dst, long dOff, float[] src, int s0, int stride, int kc, int cols) {
         float[] row = new float[NR];
         for (int p = 0; p < kc; p++) {
             for (int j = 0; j < cols; j++) row[j] = src[s0 + j * stride + p];
-            MemorySegment.copy(row, 0, dst, Gemm.F, dBytes + p * rowBytes, NR);
+            MemorySegment.copy(row, 0, dst, Gemm.F, (dOff + (long) p * NR) * Float.BYTES, NR);
         }
     }
 }
