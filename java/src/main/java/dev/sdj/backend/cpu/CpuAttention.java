@@ -193,7 +193,7 @@ final class CpuAttention {
             e.intoArray(x, off + j);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = HostFloats.sumLanes(vsum);
         for (; j < visible; j++) {
             float e = (float) Math.exp(x[off + j] - max);
             x[off + j] = e;

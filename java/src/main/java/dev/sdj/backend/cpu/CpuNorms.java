@@ -139,7 +139,7 @@ final class CpuNorms {
             FloatVector d = FloatVector.fromArray(S, x, off + j).sub(mean);
             acc = d.fma(d, acc);
         }
-        float sq = acc.reduceLanes(VectorOperators.ADD);
+        float sq = HostFloats.sumLanes(acc);
         for (; j < c; j++) sq += (x[off + j] - mean) * (x[off + j] - mean);
         float rstd = (float) (1.0 / Math.sqrt(sq / c + eps));
 
@@ -162,7 +162,7 @@ final class CpuNorms {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (int upper = S.loopBound(n); j < upper; j += S.length()) acc = acc.add(FloatVector.fromArray(S, x, off + j));
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = HostFloats.sumLanes(acc);
         for (; j < n; j++) s += x[off + j];
         return s;
     }
@@ -194,7 +194,7 @@ final class CpuNorms {
             e.intoArray(y, yOff + j);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = HostFloats.sumLanes(vsum);
         for (; j < n; j++) {
             float e = (float) Math.exp(x[xOff + j] - max);
             y[yOff + j] = e;

@@ -126,4 +126,16 @@ final class HostFloats {
         if (x.rank() < 1) throw error(op, "x " + dims(x) + " must have rank >= 1");
         return x.dim(-1);
     }
+
+    /**
+     * The lanes of v added left to right. FloatVector.reduceLanes(ADD) leaves the order open, and
+     * the JIT's intrinsic and the interpreter's fallback use different ones: the same input would
+     * give results that differ in the last bit depending on how warm the JVM is.
+     */
+    static float sumLanes(jdk.incubator.vector.FloatVector v) {
+        float[] lanes = v.toArray();
+        float s = 0f;
+        for (float x : lanes) s += x;
+        return s;
+    }
 }
