@@ -9,7 +9,6 @@ import dev.sdj.core.Tensor;
 import dev.sdj.model.AddedConditions;
 import dev.sdj.model.BuiltinConfigs;
 import dev.sdj.model.RandomWeights;
-import dev.sdj.model.SafeTensorsWeights;
 import dev.sdj.model.UNet2DConditionConfig;
 import dev.sdj.model.UNet2DConditionModel;
 import java.io.IOException;
@@ -191,7 +190,7 @@ public final class UNetBench {
         }
     }
 
-    /** Runs with the defaults' structure from the command line arguments of the CLI (stdout, stderr). */
+    /** The same on print streams (e.g. System.out for the report, System.err for progress). */
     public static Result run(Options o, PrintStream out, PrintStream progress) throws IOException {
         return run(o, new PrintWriter(out, true), new PrintWriter(progress, true));
     }

@@ -556,12 +556,14 @@ public final class CpuBackend implements Backend {
      * guard, a few sampled values are compared on every hit and a mismatch repacks. Tensors under
      * {@link #MIN_FLOATS} floats are not cached (packing them is cheap). Packed memory is native
      * ({@link HostFloats#allocateNative}) and bounded for the whole JVM by {@code sdj.cpu.packedWeightsMiB}
-     * (default a third of the physical memory); past it, and when the machine has less than
-     * {@link #RESERVE} free beside it, weights are packed per call as before.
+     * (default a quarter of the physical memory); past it, and while packing would leave the
+     * machine less than {@link #RESERVE} (a quarter of the physical memory, at least 2 GiB) free
+     * for activations and everything else, weights are packed per call as before. (SD1.5 packs
+     * 4.7 GiB and fits; SDXL's 10 GB of fp32 weights get about 6 GiB packed on a 24 GiB machine.)
      */
     static final class PackedWeights {
         static final long MIN_FLOATS = 4096;
-        static final long RESERVE = 2L << 30;
+        static final long RESERVE = Math.max(2L << 30, physicalMemory() / 4);
         static final java.util.concurrent.atomic.AtomicLong TOTAL = new java.util.concurrent.atomic.AtomicLong();
         private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
         private static final long BUDGET = budget();
@@ -575,7 +577,7 @@ public final class CpuBackend implements Backend {
         private static long budget() {
             long mib = Long.getLong("sdj.cpu.packedWeightsMiB", -1);
             if (mib >= 0) return mib << 20;
-            return physicalMemory() / 3;
+            return physicalMemory() / 4;
         }
 
         private static long physicalMemory() {
