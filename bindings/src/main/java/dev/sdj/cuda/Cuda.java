@@ -50,7 +50,7 @@ public final class Cuda {
             if (status == 0 && n.get(ValueLayout.JAVA_INT, 0) > 0) return null;
             cudart_h.cudaGetLastError();
             return new NoCudaDeviceException("cudaGetDeviceCount", status, errorName(status),
-                    status == 0 ? "the driver reports 0 devices" : errorString(status));
+                    status == 0 ? "the driver reports 0 devices" : errorString(status) + driverHint());
         }
     }
 
@@ -63,8 +63,20 @@ public final class Cuda {
     public static void check(int status, String call) {
         if (status == 0) return;
         cudart_h.cudaGetLastError(); // clear a non-sticky error so the next call does not report it again
-        if (isNoDevice(status)) throw new NoCudaDeviceException(call, status, errorName(status), errorString(status));
+        if (isNoDevice(status)) {
+            throw new NoCudaDeviceException(call, status, errorName(status), errorString(status) + driverHint());
+        }
         throw new CudaException(call, status, errorName(status), errorString(status));
+    }
+
+    private static String driverHint() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(ValueLayout.JAVA_INT);
+            if (cudart_h.cudaDriverGetVersion(v) == 0 && v.get(ValueLayout.JAVA_INT, 0) == 0) {
+                return "; no NVIDIA driver (libcuda.so.1) is installed on this machine";
+            }
+            return "";
+        }
     }
 
     /** cudaGetErrorName, e.g. "cudaErrorMemoryAllocation". */

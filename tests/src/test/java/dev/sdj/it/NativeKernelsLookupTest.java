@@ -1,11 +1,12 @@
 package dev.sdj.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.sdj.bindings.NativeLibraryNotFoundException;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
 import dev.sdj.bindings.SdjKernels;
 import org.junit.jupiter.api.Test;
 
@@ -29,27 +30,11 @@ class NativeKernelsLookupTest {
     }
 
     @Test
-    void missingLibraryNamesEveryPlaceLooked() {
-        String saved = System.getProperty("sdj.kernels");
-        String savedDir = System.getProperty("sdj.native.dir");
-        try {
-            System.setProperty("sdj.kernels", "/nonexistent/libsdj_kernels.so");
-            System.setProperty("sdj.native.dir", "/nonexistent-dir");
-            // Only meaningful when nothing else on the search path has it.
-            assumeTrue(SdjKernels.candidates().stream().noneMatch(java.nio.file.Files::isRegularFile),
-                    "a libsdj_kernels.so is on LD_LIBRARY_PATH or in ./build/native");
-            NativeLibraryNotFoundException e = assertThrows(NativeLibraryNotFoundException.class, SdjKernels::load);
-            assertTrue(e.getMessage().contains("/nonexistent/libsdj_kernels.so"), e.getMessage());
-            assertTrue(e.getMessage().contains("/nonexistent-dir/libsdj_kernels.so"), e.getMessage());
-            assertTrue(e.getMessage().contains("SDJ_KERNELS"), e.getMessage());
-        } finally {
-            restore("sdj.kernels", saved);
-            restore("sdj.native.dir", savedDir);
-        }
-    }
-
-    private static void restore(String key, String value) {
-        if (value == null) System.clearProperty(key);
-        else System.setProperty(key, value);
+    void everyFunctionOfTheHeaderResolves() {
+        assumeTrue(expected(), "libsdj_kernels.so was not built (no nvcc at build time): nothing to look up");
+        SdjKernels kernels = SdjKernels.load();
+        List<String> symbols = SdjKernels.boundSymbols();
+        assertTrue(symbols.containsAll(List.of("sdj_kernels_abi_version", "sdj_silu_f32", "sdj_silu_f16")), symbols.toString());
+        for (String s : symbols) assertNotEquals(MemorySegment.NULL, kernels.resolve(s), s);
     }
 }
