@@ -21,6 +21,23 @@ public interface Backend extends AutoCloseable {
     /** This backend's copy of a host tensor of any dtype, in the backend's compute dtype. */
     Tensor upload(Tensor host);
 
+    /**
+     * A region whose temporaries the backend may reclaim when it closes: every tensor this backend makes
+     * while the scope is open (uploads included) is invalid after {@link Scope#close()}; download what must
+     * survive before closing. Tensors made outside any scope (weights) live until the backend closes.
+     * Scopes nest. The CPU backend's memory is garbage-collected and its scope does nothing; the CUDA backend
+     * serves a scope's tensors from one device arena, so a sampling step allocates no device memory.
+     */
+    default Scope scope() {
+        return () -> {};
+    }
+
+    /** See {@link #scope()}. */
+    interface Scope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /** A host fp32 copy of {@code t}. */
     Tensor download(Tensor t);
 

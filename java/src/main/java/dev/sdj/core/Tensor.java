@@ -36,7 +36,12 @@ public final class Tensor {
             if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
         }
         long need = numel() * dtype.byteSize();
-        if (data.byteSize() != need) {
+        if (device != Device.CPU) {
+            // Device storage is an address only: a host read of it is an exception, never a read of device memory.
+            if (data.byteSize() != 0) {
+                throw new IllegalArgumentException("device tensor storage must be a zero-length address segment");
+            }
+        } else if (data.byteSize() != need) {
             throw new IllegalArgumentException("storage of " + data.byteSize() + " bytes does not hold "
                     + dtype + Arrays.toString(shape) + " (" + need + " bytes)");
         }
@@ -105,7 +110,7 @@ public final class Tensor {
     }
 
     public long byteSize() {
-        return data.byteSize();
+        return numel() * dtype.byteSize();
     }
 
     /** The same storage seen with another shape of the same element count. */

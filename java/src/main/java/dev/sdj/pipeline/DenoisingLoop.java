@@ -83,6 +83,13 @@ public final class DenoisingLoop {
             latents = s.addNoise(r.initLatents(), r.noise().randn(r.shape()), first);
         }
 
+        // Everything uploaded for this run lives in this scope; each step's temporaries in a nested one.
+        try (Backend.Scope run = b.scope()) {
+            return denoise(r, s, timesteps, first, latents);
+        }
+    }
+
+    private float[] denoise(Request r, Scheduler s, float[] timesteps, int first, float[] latents) {
         boolean cfg = r.guidance() > 1f;
         Conditioning c = r.conditioning();
         Tensor context = cfg ? batch(c.uncond(), c.cond()) : c.cond();
@@ -95,7 +102,10 @@ public final class DenoisingLoop {
         for (int i = first; i < timesteps.length; i++) {
             if (r.cancelled().getAsBoolean()) throw new CancellationException("cancelled before step " + (i - first + 1) + " of " + taken);
             float[] input = s.scaleModelInput(latents, i);
-            float[] out = fromNhwc(unet.forward(modelBatch(input, r.shape(), cfg), new float[] {timesteps[i]}, context, added));
+            float[] out;
+            try (Backend.Scope step = b.scope()) {
+                out = fromNhwc(unet.forward(modelBatch(input, r.shape(), cfg), new float[] {timesteps[i]}, context, added));
+            }
             float[] uncond = cfg ? java.util.Arrays.copyOfRange(out, 0, latents.length) : null;
             float[] text = cfg ? java.util.Arrays.copyOfRange(out, latents.length, out.length) : out;
             float[] guided = cfg ? guide(uncond, text, r.guidance()) : text;
