@@ -133,7 +133,7 @@ public final class Cublas extends OwnedHandle {
     }
 
     /** Throws a {@link CudaException} with cuBLAS' status name and sentence. */
-    static void check(int status, String call) {
+    public static void check(int status, String call) {
         if (status == cublas_h.CUBLAS_STATUS_SUCCESS()) return;
         throw new CudaException(call, status, Cuda.cString(cublas_h.cublasGetStatusName(status)),
                 Cuda.cString(cublas_h.cublasGetStatusString(status)));

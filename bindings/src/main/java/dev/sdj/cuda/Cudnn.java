@@ -251,7 +251,7 @@ public final class Cudnn extends OwnedHandle {
     }
 
     /** Throws a {@link CudaException} with cuDNN's status sentence and its last error message. */
-    static void check(int status, String call) {
+    public static void check(int status, String call) {
         if (status == cudnn_h.CUDNN_STATUS_SUCCESS()) return;
         String name = Cuda.cString(cudnn_h.cudnnGetErrorString(status));
         String detail;
