@@ -23,14 +23,104 @@ public class sdj_kernels_h extends sdj_kernels_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int SDJ_KERNELS_ABI_VERSION = (int)1L;
+    private static final int SDJ_KERNELS_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define SDJ_KERNELS_ABI_VERSION 1
+     * #define SDJ_KERNELS_ABI_VERSION 2
      * }
      */
     public static int SDJ_KERNELS_ABI_VERSION() {
         return SDJ_KERNELS_ABI_VERSION;
+    }
+    private static final int SDJ_DTYPE_F32 = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_DTYPE_F32 0
+     * }
+     */
+    public static int SDJ_DTYPE_F32() {
+        return SDJ_DTYPE_F32;
+    }
+    private static final int SDJ_DTYPE_F16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_DTYPE_F16 1
+     * }
+     */
+    public static int SDJ_DTYPE_F16() {
+        return SDJ_DTYPE_F16;
+    }
+    private static final int SDJ_DTYPE_BF16 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_DTYPE_BF16 2
+     * }
+     */
+    public static int SDJ_DTYPE_BF16() {
+        return SDJ_DTYPE_BF16;
+    }
+    private static final int SDJ_MAX_DIMS = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_MAX_DIMS 6
+     * }
+     */
+    public static int SDJ_MAX_DIMS() {
+        return SDJ_MAX_DIMS;
+    }
+    private static final int SDJ_ACT_SILU = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_ACT_SILU 0
+     * }
+     */
+    public static int SDJ_ACT_SILU() {
+        return SDJ_ACT_SILU;
+    }
+    private static final int SDJ_ACT_GELU_ERF = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_ACT_GELU_ERF 1
+     * }
+     */
+    public static int SDJ_ACT_GELU_ERF() {
+        return SDJ_ACT_GELU_ERF;
+    }
+    private static final int SDJ_ACT_GELU_TANH = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_ACT_GELU_TANH 2
+     * }
+     */
+    public static int SDJ_ACT_GELU_TANH() {
+        return SDJ_ACT_GELU_TANH;
+    }
+    private static final int SDJ_ACT_QUICK_GELU = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_ACT_QUICK_GELU 3
+     * }
+     */
+    public static int SDJ_ACT_QUICK_GELU() {
+        return SDJ_ACT_QUICK_GELU;
+    }
+    private static final int SDJ_BINARY_ADD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_BINARY_ADD 0
+     * }
+     */
+    public static int SDJ_BINARY_ADD() {
+        return SDJ_BINARY_ADD;
+    }
+    private static final int SDJ_BINARY_MUL = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SDJ_BINARY_MUL 1
+     * }
+     */
+    public static int SDJ_BINARY_MUL() {
+        return SDJ_BINARY_MUL;
     }
 
     private static class sdj_kernels_abi_version {
@@ -210,6 +300,1077 @@ public class sdj_kernels_h extends sdj_kernels_h$shared {
                 traceDowncall("sdj_silu_f16", x, y, n, stream);
             }
             return (int)mh$.invokeExact(x, y, n, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_cast {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_cast");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_cast(const void *x, int x_dtype, void *y, int y_dtype, int64_t n, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_cast$descriptor() {
+        return sdj_cast.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_cast(const void *x, int x_dtype, void *y, int y_dtype, int64_t n, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_cast$handle() {
+        return sdj_cast.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_cast(const void *x, int x_dtype, void *y, int y_dtype, int64_t n, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_cast$address() {
+        return sdj_cast.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_cast(const void *x, int x_dtype, void *y, int y_dtype, int64_t n, void *stream)
+     * }
+     */
+    public static int sdj_cast(MemorySegment x, int x_dtype, MemorySegment y, int y_dtype, long n, MemorySegment stream) {
+        var mh$ = sdj_cast.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_cast", x, x_dtype, y, y_dtype, n, stream);
+            }
+            return (int)mh$.invokeExact(x, x_dtype, y, y_dtype, n, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_nchw_to_nhwc {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_nchw_to_nhwc");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_nchw_to_nhwc(const void *x, void *y, int64_t n, int64_t c, int64_t hw, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_nchw_to_nhwc$descriptor() {
+        return sdj_nchw_to_nhwc.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_nchw_to_nhwc(const void *x, void *y, int64_t n, int64_t c, int64_t hw, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_nchw_to_nhwc$handle() {
+        return sdj_nchw_to_nhwc.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_nchw_to_nhwc(const void *x, void *y, int64_t n, int64_t c, int64_t hw, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_nchw_to_nhwc$address() {
+        return sdj_nchw_to_nhwc.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_nchw_to_nhwc(const void *x, void *y, int64_t n, int64_t c, int64_t hw, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_nchw_to_nhwc(MemorySegment x, MemorySegment y, long n, long c, long hw, int dtype, MemorySegment stream) {
+        var mh$ = sdj_nchw_to_nhwc.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_nchw_to_nhwc", x, y, n, c, hw, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, n, c, hw, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_nhwc_to_nchw {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_nhwc_to_nchw");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_nhwc_to_nchw(const void *x, void *y, int64_t n, int64_t hw, int64_t c, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_nhwc_to_nchw$descriptor() {
+        return sdj_nhwc_to_nchw.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_nhwc_to_nchw(const void *x, void *y, int64_t n, int64_t hw, int64_t c, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_nhwc_to_nchw$handle() {
+        return sdj_nhwc_to_nchw.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_nhwc_to_nchw(const void *x, void *y, int64_t n, int64_t hw, int64_t c, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_nhwc_to_nchw$address() {
+        return sdj_nhwc_to_nchw.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_nhwc_to_nchw(const void *x, void *y, int64_t n, int64_t hw, int64_t c, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_nhwc_to_nchw(MemorySegment x, MemorySegment y, long n, long hw, long c, int dtype, MemorySegment stream) {
+        var mh$ = sdj_nhwc_to_nchw.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_nhwc_to_nchw", x, y, n, hw, c, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, n, hw, c, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_activation {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_activation");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_activation(const void *x, void *y, int64_t n, int act, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_activation$descriptor() {
+        return sdj_activation.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_activation(const void *x, void *y, int64_t n, int act, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_activation$handle() {
+        return sdj_activation.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_activation(const void *x, void *y, int64_t n, int act, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_activation$address() {
+        return sdj_activation.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_activation(const void *x, void *y, int64_t n, int act, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_activation(MemorySegment x, MemorySegment y, long n, int act, int dtype, MemorySegment stream) {
+        var mh$ = sdj_activation.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_activation", x, y, n, act, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, n, act, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_geglu {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_geglu");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_geglu(const void *x, void *y, int64_t rows, int64_t d, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_geglu$descriptor() {
+        return sdj_geglu.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_geglu(const void *x, void *y, int64_t rows, int64_t d, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_geglu$handle() {
+        return sdj_geglu.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_geglu(const void *x, void *y, int64_t rows, int64_t d, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_geglu$address() {
+        return sdj_geglu.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_geglu(const void *x, void *y, int64_t rows, int64_t d, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_geglu(MemorySegment x, MemorySegment y, long rows, long d, int dtype, MemorySegment stream) {
+        var mh$ = sdj_geglu.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_geglu", x, y, rows, d, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, rows, d, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_binary {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_binary");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_binary(const void *a, const void *b, void *y, int rank, const int64_t *shape, const int64_t *b_shape, int op, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_binary$descriptor() {
+        return sdj_binary.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_binary(const void *a, const void *b, void *y, int rank, const int64_t *shape, const int64_t *b_shape, int op, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_binary$handle() {
+        return sdj_binary.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_binary(const void *a, const void *b, void *y, int rank, const int64_t *shape, const int64_t *b_shape, int op, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_binary$address() {
+        return sdj_binary.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_binary(const void *a, const void *b, void *y, int rank, const int64_t *shape, const int64_t *b_shape, int op, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_binary(MemorySegment a, MemorySegment b, MemorySegment y, int rank, MemorySegment shape, MemorySegment b_shape, int op, int dtype, MemorySegment stream) {
+        var mh$ = sdj_binary.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_binary", a, b, y, rank, shape, b_shape, op, dtype, stream);
+            }
+            return (int)mh$.invokeExact(a, b, y, rank, shape, b_shape, op, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_scale {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_scale");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_scale(const void *x, void *y, int64_t n, float s, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_scale$descriptor() {
+        return sdj_scale.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_scale(const void *x, void *y, int64_t n, float s, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_scale$handle() {
+        return sdj_scale.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_scale(const void *x, void *y, int64_t n, float s, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_scale$address() {
+        return sdj_scale.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_scale(const void *x, void *y, int64_t n, float s, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_scale(MemorySegment x, MemorySegment y, long n, float s, int dtype, MemorySegment stream) {
+        var mh$ = sdj_scale.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_scale", x, y, n, s, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, n, s, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_bias_add {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_bias_add");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_bias_add(void *y, const void *bias, int64_t rows, int64_t cols, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_bias_add$descriptor() {
+        return sdj_bias_add.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_bias_add(void *y, const void *bias, int64_t rows, int64_t cols, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_bias_add$handle() {
+        return sdj_bias_add.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_bias_add(void *y, const void *bias, int64_t rows, int64_t cols, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_bias_add$address() {
+        return sdj_bias_add.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_bias_add(void *y, const void *bias, int64_t rows, int64_t cols, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_bias_add(MemorySegment y, MemorySegment bias, long rows, long cols, int dtype, MemorySegment stream) {
+        var mh$ = sdj_bias_add.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_bias_add", y, bias, rows, cols, dtype, stream);
+            }
+            return (int)mh$.invokeExact(y, bias, rows, cols, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_group_norm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_group_norm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_group_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t n, int64_t hw, int64_t c, int64_t groups, float eps, int silu, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_group_norm$descriptor() {
+        return sdj_group_norm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_group_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t n, int64_t hw, int64_t c, int64_t groups, float eps, int silu, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_group_norm$handle() {
+        return sdj_group_norm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_group_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t n, int64_t hw, int64_t c, int64_t groups, float eps, int silu, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_group_norm$address() {
+        return sdj_group_norm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_group_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t n, int64_t hw, int64_t c, int64_t groups, float eps, int silu, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_group_norm(MemorySegment x, MemorySegment y, MemorySegment gamma, MemorySegment beta, long n, long hw, long c, long groups, float eps, int silu, int dtype, MemorySegment stream) {
+        var mh$ = sdj_group_norm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_group_norm", x, y, gamma, beta, n, hw, c, groups, eps, silu, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, gamma, beta, n, hw, c, groups, eps, silu, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_layer_norm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_layer_norm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_layer_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t rows, int64_t d, float eps, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_layer_norm$descriptor() {
+        return sdj_layer_norm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_layer_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t rows, int64_t d, float eps, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_layer_norm$handle() {
+        return sdj_layer_norm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_layer_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t rows, int64_t d, float eps, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_layer_norm$address() {
+        return sdj_layer_norm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_layer_norm(const void *x, void *y, const void *gamma, const void *beta, int64_t rows, int64_t d, float eps, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_layer_norm(MemorySegment x, MemorySegment y, MemorySegment gamma, MemorySegment beta, long rows, long d, float eps, int dtype, MemorySegment stream) {
+        var mh$ = sdj_layer_norm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_layer_norm", x, y, gamma, beta, rows, d, eps, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, gamma, beta, rows, d, eps, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_softmax {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_softmax");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_softmax(const void *x, void *y, int64_t rows, int64_t cols, float scale, int64_t causal_lq, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_softmax$descriptor() {
+        return sdj_softmax.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_softmax(const void *x, void *y, int64_t rows, int64_t cols, float scale, int64_t causal_lq, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_softmax$handle() {
+        return sdj_softmax.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_softmax(const void *x, void *y, int64_t rows, int64_t cols, float scale, int64_t causal_lq, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_softmax$address() {
+        return sdj_softmax.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_softmax(const void *x, void *y, int64_t rows, int64_t cols, float scale, int64_t causal_lq, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_softmax(MemorySegment x, MemorySegment y, long rows, long cols, float scale, long causal_lq, int dtype, MemorySegment stream) {
+        var mh$ = sdj_softmax.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_softmax", x, y, rows, cols, scale, causal_lq, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, rows, cols, scale, causal_lq, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_upsample_nearest {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_upsample_nearest");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_upsample_nearest(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_upsample_nearest$descriptor() {
+        return sdj_upsample_nearest.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_upsample_nearest(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_upsample_nearest$handle() {
+        return sdj_upsample_nearest.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_upsample_nearest(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_upsample_nearest$address() {
+        return sdj_upsample_nearest.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_upsample_nearest(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_upsample_nearest(MemorySegment x, MemorySegment y, long n, long h, long w, long c, long oh, long ow, int dtype, MemorySegment stream) {
+        var mh$ = sdj_upsample_nearest.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_upsample_nearest", x, y, n, h, w, c, oh, ow, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, n, h, w, c, oh, ow, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_pad2d {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_pad2d");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_pad2d(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t top, int64_t bottom, int64_t left, int64_t right, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_pad2d$descriptor() {
+        return sdj_pad2d.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_pad2d(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t top, int64_t bottom, int64_t left, int64_t right, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_pad2d$handle() {
+        return sdj_pad2d.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_pad2d(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t top, int64_t bottom, int64_t left, int64_t right, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_pad2d$address() {
+        return sdj_pad2d.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_pad2d(const void *x, void *y, int64_t n, int64_t h, int64_t w, int64_t c, int64_t top, int64_t bottom, int64_t left, int64_t right, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_pad2d(MemorySegment x, MemorySegment y, long n, long h, long w, long c, long top, long bottom, long left, long right, int dtype, MemorySegment stream) {
+        var mh$ = sdj_pad2d.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_pad2d", x, y, n, h, w, c, top, bottom, left, right, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, y, n, h, w, c, top, bottom, left, right, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_concat_channels {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_concat_channels");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_concat_channels(const void *a, const void *b, void *y, int64_t rows, int64_t ca, int64_t cb, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_concat_channels$descriptor() {
+        return sdj_concat_channels.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_concat_channels(const void *a, const void *b, void *y, int64_t rows, int64_t ca, int64_t cb, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_concat_channels$handle() {
+        return sdj_concat_channels.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_concat_channels(const void *a, const void *b, void *y, int64_t rows, int64_t ca, int64_t cb, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_concat_channels$address() {
+        return sdj_concat_channels.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_concat_channels(const void *a, const void *b, void *y, int64_t rows, int64_t ca, int64_t cb, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_concat_channels(MemorySegment a, MemorySegment b, MemorySegment y, long rows, long ca, long cb, int dtype, MemorySegment stream) {
+        var mh$ = sdj_concat_channels.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_concat_channels", a, b, y, rows, ca, cb, dtype, stream);
+            }
+            return (int)mh$.invokeExact(a, b, y, rows, ca, cb, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_timestep_embedding {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_FLOAT,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_timestep_embedding");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_timestep_embedding(const float *t, void *y, int64_t n, int64_t dim, int flip_sin_to_cos, float shift, float scale, float max_period, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_timestep_embedding$descriptor() {
+        return sdj_timestep_embedding.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_timestep_embedding(const float *t, void *y, int64_t n, int64_t dim, int flip_sin_to_cos, float shift, float scale, float max_period, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_timestep_embedding$handle() {
+        return sdj_timestep_embedding.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_timestep_embedding(const float *t, void *y, int64_t n, int64_t dim, int flip_sin_to_cos, float shift, float scale, float max_period, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_timestep_embedding$address() {
+        return sdj_timestep_embedding.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_timestep_embedding(const float *t, void *y, int64_t n, int64_t dim, int flip_sin_to_cos, float shift, float scale, float max_period, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_timestep_embedding(MemorySegment t, MemorySegment y, long n, long dim, int flip_sin_to_cos, float shift, float scale, float max_period, int dtype, MemorySegment stream) {
+        var mh$ = sdj_timestep_embedding.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_timestep_embedding", t, y, n, dim, flip_sin_to_cos, shift, scale, max_period, dtype, stream);
+            }
+            return (int)mh$.invokeExact(t, y, n, dim, flip_sin_to_cos, shift, scale, max_period, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_count_nonfinite {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_count_nonfinite");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_count_nonfinite(const void *x, int64_t n, int dtype, int64_t *count, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_count_nonfinite$descriptor() {
+        return sdj_count_nonfinite.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_count_nonfinite(const void *x, int64_t n, int dtype, int64_t *count, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_count_nonfinite$handle() {
+        return sdj_count_nonfinite.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_count_nonfinite(const void *x, int64_t n, int dtype, int64_t *count, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_count_nonfinite$address() {
+        return sdj_count_nonfinite.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_count_nonfinite(const void *x, int64_t n, int dtype, int64_t *count, void *stream)
+     * }
+     */
+    public static int sdj_count_nonfinite(MemorySegment x, long n, int dtype, MemorySegment count, MemorySegment stream) {
+        var mh$ = sdj_count_nonfinite.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_count_nonfinite", x, n, dtype, count, stream);
+            }
+            return (int)mh$.invokeExact(x, n, dtype, count, stream);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
