@@ -201,6 +201,12 @@ public final class CountingBackend implements Backend {
         return inner.name();
     }
 
+    /** The wrapped backend's scope: counting must not change what memory lives how long. */
+    @Override
+    public Scope scope() {
+        return inner.scope();
+    }
+
     @Override
     public Tensor upload(Tensor host) {
         long t0 = start();
