@@ -1,11 +1,20 @@
 package dev.sdj.bench;
 
 import dev.sdj.backend.Backend;
+import dev.sdj.backend.Backends;
 import dev.sdj.backend.CountingBackend;
 import dev.sdj.backend.cpu.CpuBackend;
 import dev.sdj.backend.cpu.Parallel;
+import dev.sdj.backend.cuda.CudaBackend;
+import dev.sdj.bindings.CudaLibraries;
+import dev.sdj.bindings.CudaLibraries.Library;
+import dev.sdj.bindings.SdjKernels;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
+import dev.sdj.cuda.Cublas;
+import dev.sdj.cuda.Cuda;
+import dev.sdj.cuda.CudaDevice;
+import dev.sdj.cuda.Cudnn;
 import dev.sdj.model.AddedConditions;
 import dev.sdj.model.BuiltinConfigs;
 import dev.sdj.model.RandomWeights;
@@ -22,6 +31,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -30,12 +40,24 @@ import jdk.incubator.vector.FloatVector;
  * embeddings (SDXL: plus pooled text embeddings and size ids), repeated {@code steps} times after
  * {@code warmup} untimed forwards. The model is a built-in config with random weights, or a
  * diffusers U-Net folder. FLOPs come from {@link CountingBackend}, from the shapes of the matrix ops.
+ *
+ * <p>Each step runs in a {@link Backend#scope()} and ends with the download of the U-Net's output inside it, so
+ * the wall-clock time of a step covers all of an asynchronous backend's work. On CUDA the device memory in use
+ * (cudaMemGetInfo, the whole device) is sampled after the build and at the end of every step, before the scope closes.
  */
 public final class UNetBench {
 
-    /** What to run. {@code model}: a built-in name (sd15, sd21, sdxl, sdxl-refiner) or a diffusers U-Net folder. */
-    public record Options(String model, int height, int width, int batch, int steps, int warmup, String backend, long seed,
-                          boolean profile) {
+    /**
+     * What to run. {@code model}: a built-in name (sd15, sd21, sdxl, sdxl-refiner) or a diffusers U-Net folder;
+     * {@code dtype}: the backend's compute dtype (fp16, bf16, fp32; null: the backend's default).
+     */
+    public record Options(String model, int height, int width, int batch, int steps, int warmup, String backend, String dtype,
+                          long seed, boolean profile) {
+        public Options(String model, int height, int width, int batch, int steps, int warmup, String backend, long seed,
+                       boolean profile) {
+            this(model, height, width, batch, steps, warmup, backend, null, seed, profile);
+        }
+
         public Options {
             if (height <= 0 || width <= 0 || height % 8 != 0 || width % 8 != 0) {
                 throw new IllegalArgumentException("--height and --width are image pixels and must be positive multiples of 8 (the VAE's factor), got "
@@ -71,10 +93,20 @@ public final class UNetBench {
 
     private UNetBench() {}
 
-    /** Runs the benchmark: the report to {@code out}, a line per forward to {@code progress}. */
+    /**
+     * Runs the benchmark on a new backend ({@link Backends#create}: {@code o.backend()}, {@code o.dtype()}), closed at
+     * the end: the report to {@code out}, a line per forward to {@code progress}.
+     */
     public static Result run(Options o, PrintWriter out, PrintWriter progress) throws IOException {
-        Backend base = backend(o.backend());
+        try (Backend base = Backends.create(o.backend(), o.dtype())) {
+            return run(o, base, out, progress);
+        }
+    }
+
+    /** The same on {@code base}, the caller's backend (made for {@code o.backend()}, {@code o.dtype()}; not closed here). */
+    public static Result run(Options o, Backend base, PrintWriter out, PrintWriter progress) throws IOException {
         CountingBackend counting = new CountingBackend(base, o.profile());
+        DeviceMemory deviceMemory = DeviceMemory.of(base);
 
         // ---- build ----
         boolean builtin = BuiltinConfigs.NAMES.contains(o.model());
@@ -110,6 +142,7 @@ public final class UNetBench {
         double buildSeconds = (System.nanoTime() - t0) / 1e9;
         System.gc();
         long heapAfterBuild = usedHeap();
+        long deviceAfterBuild = deviceMemory.sample();
 
         try (unet) {
             UNet2DConditionConfig c = unet.config();
@@ -147,9 +180,13 @@ public final class UNetBench {
                 float[] t = new float[n];
                 Arrays.fill(t, (float) (999 - (i * 997L % 1000)));
                 long s0 = System.nanoTime();
-                Tensor y = unet.forward(latents, t, ehs, added);
-                // Reading the result back makes an asynchronous backend finish the step.
-                counting.download(y);
+                // A step's temporaries live in a scope (a sampler's step does the same); reading the result back
+                // inside it makes an asynchronous backend finish the step before the clock stops.
+                try (Backend.Scope step = base.scope()) {
+                    Tensor y = unet.forward(latents, t, ehs, added);
+                    counting.download(y);
+                    deviceMemory.sample();
+                }
                 double dt = (System.nanoTime() - s0) / 1e6;
                 flopsPerStep = counting.flops() - before;
                 if (!warm) ms[i - o.warmup()] = dt;
@@ -179,6 +216,12 @@ public final class UNetBench {
                 out.printf(Locale.ROOT, "              + weights packed for the GEMM (Winograd-transformed for 3x3 convs) %s native%n",
                         gib(CpuBackend.packedWeightBytes()));
             }
+            if (deviceMemory.available()) {
+                out.printf(Locale.ROOT, "device mem:   in use (cudaMemGetInfo, whole device) %s after build, peak %s at the end of a step, of %s%n",
+                        gib(deviceAfterBuild), gib(deviceMemory.peak()), gib(deviceMemory.total()));
+            }
+            String usage = memoryUsage(base);
+            if (usage != null) out.printf(Locale.ROOT, "              backend: %s%n", usage);
             if (o.profile()) {
                 out.println();
                 out.printf(Locale.ROOT, "profile (per step, averaged over the %d timed steps; time inside backend ops %.1f ms/step):%n",
@@ -195,20 +238,129 @@ public final class UNetBench {
         return run(o, new PrintWriter(out, true), new PrintWriter(progress, true));
     }
 
-    private static Backend backend(String name) {
-        return switch (name) {
-            case "cpu" -> new CpuBackend();
-            case "cuda" -> throw new UnsupportedOperationException("the CUDA backend is not built yet (open issue); use --backend cpu");
-            default -> throw new IllegalArgumentException("unknown backend '" + name + "'; choose cpu or cuda");
-        };
-    }
-
-    private static String describe(Backend b) {
+    /** One line: what the backend is (the CUDA backend's {@link CudaBackend#describe()}). */
+    public static String describe(Backend b) {
         if (b instanceof CpuBackend) {
             return String.format(Locale.ROOT, "cpu, fp32, %d threads on %d cores, vector %d floats, Java %s", Parallel.threads(),
                     Runtime.getRuntime().availableProcessors(), FloatVector.SPECIES_PREFERRED.length(), System.getProperty("java.version"));
         }
+        if (b instanceof CudaBackend cuda) return cuda.describe();
         return b.name();
+    }
+
+    /**
+     * The backend's own account of its device memory (arena, peak scope use, weights) where it has one: a public
+     * {@code memoryUsage()}, looked up by name so that this class does not depend on a CUDA backend version that
+     * has it. Null otherwise.
+     */
+    private static String memoryUsage(Backend b) {
+        try {
+            Object v = b.getClass().getMethod("memoryUsage").invoke(b);
+            return v == null ? null : v.toString();
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * What CUDA sdj finds here, a line each: runtime and driver versions, the devices, cuBLAS and cuDNN versions, the
+     * library files loaded and libsdj_kernels.so. Every line is tried on its own, so a machine without a driver or
+     * a library still gets the rest. Returns whether there is a device and every library loaded.
+     */
+    public static boolean printCudaInfo(PrintWriter out) {
+        boolean ok = true;
+        ok &= line(out, "cuda runtime", () -> version(Cuda.runtimeVersion(), 1000, 10) + " (" + file(Library.CUDART) + ")");
+        ok &= line(out, "driver", () -> {
+            int v = Cuda.driverVersion();
+            return v == 0 ? "none (no libcuda.so.1: no NVIDIA driver on this machine)" : "supports CUDA " + version(v, 1000, 10);
+        });
+        ok &= line(out, "devices", () -> {
+            int n = Cuda.deviceCount();
+            if (n == 0) throw Cuda.noDeviceReason();
+            StringBuilder sb = new StringBuilder().append(n);
+            for (int i = 0; i < n; i++) {
+                CudaDevice d = CudaDevice.get(i);
+                sb.append(String.format(Locale.ROOT, "; %d: %s, sm_%d%d, %d SMs, %s", i, d.name(), d.major(), d.minor(),
+                        d.multiProcessorCount(), gib(d.totalMemory())));
+            }
+            CudaDevice.MemoryInfo m = CudaDevice.memoryInfo();
+            return sb.append(String.format(Locale.ROOT, "; device 0 free %s of %s", gib(m.freeBytes()), gib(m.totalBytes()))).toString();
+        });
+        ok &= line(out, "cuBLAS", () -> version(Cublas.version(), 10000, 100) + " (" + file(Library.CUBLAS) + "; " + file(Library.CUBLASLT) + ")");
+        ok &= line(out, "cuDNN", () -> version(Cudnn.version(), 10000, 100) + " (" + file(Library.CUDNN) + ")");
+        ok &= line(out, "sdj kernels", () -> {
+            SdjKernels.load();
+            return "ABI " + SdjKernels.ABI_VERSION + " (" + file(Library.SDJ_KERNELS) + ")";
+        });
+        return ok;
+    }
+
+    private static boolean line(PrintWriter out, String what, Supplier<String> value) {
+        String v;
+        boolean ok = true;
+        try {
+            v = value.get();
+        } catch (RuntimeException | LinkageError e) {
+            ok = false;
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            // A library that is not found lists every place looked at: the first and last lines say enough here.
+            String[] lines = m.strip().split("\\R");
+            v = "unavailable: " + lines[0] + (lines.length > 1 ? " ... " + lines[lines.length - 1] : "");
+        }
+        out.printf(Locale.ROOT, "%-13s %s%n", what + ":", v);
+        out.flush();
+        return ok;
+    }
+
+    private static String file(Library library) {
+        return CudaLibraries.loaded(library).map(Object::toString).orElse(library.fileName() + " not loaded");
+    }
+
+    /** 13000 → "13.0", 90600 → "9.6.0". */
+    private static String version(long v, int majorUnit, int minorUnit) {
+        long major = v / majorUnit, minor = v % majorUnit / minorUnit, patch = v % minorUnit;
+        return major + "." + minor + (majorUnit == 10000 ? "." + patch : "");
+    }
+
+    /** Device memory in use, sampled with cudaMemGetInfo; nothing on a backend without a device. */
+    private static final class DeviceMemory {
+        private final boolean available;
+        private long peak, total;
+
+        private DeviceMemory(boolean available) {
+            this.available = available;
+        }
+
+        static DeviceMemory of(Backend b) {
+            if (!(b instanceof CudaBackend)) return new DeviceMemory(false);
+            try {
+                return new DeviceMemory(Cuda.deviceCount() > 0);
+            } catch (RuntimeException | LinkageError e) {
+                return new DeviceMemory(false);
+            }
+        }
+
+        boolean available() {
+            return available;
+        }
+
+        /** The bytes in use now (also remembered as the peak when larger); 0 when not available. */
+        long sample() {
+            if (!available) return 0;
+            CudaDevice.MemoryInfo m = CudaDevice.memoryInfo();
+            long used = m.totalBytes() - m.freeBytes();
+            peak = Math.max(peak, used);
+            total = m.totalBytes();
+            return used;
+        }
+
+        long peak() {
+            return peak;
+        }
+
+        long total() {
+            return total;
+        }
     }
 
     private static float[] gaussian(SplittableRandom rnd, long count) {

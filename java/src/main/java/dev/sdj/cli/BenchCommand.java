@@ -1,7 +1,11 @@
 package dev.sdj.cli;
 
+import dev.sdj.backend.Backend;
+import dev.sdj.backend.Backends;
 import dev.sdj.bench.UNetBench;
+import dev.sdj.cuda.Cuda;
 import java.io.PrintWriter;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -15,7 +19,13 @@ import picocli.CommandLine.Model.CommandSpec;
                 + "steps/s, GFLOP per step and GFLOP/s, the build time and memory; a line per forward goes to stderr.",
                 "Without weights the built-in architecture gets random weights (sd15: 3.4 GB off-heap, sdxl: 10 GB); the CPU "
                 + "backend adds its packed copy of them during the first forward (sd15: 5 GB, native memory).",
-                "The default (sd15, 256x256, batch 1, 3 steps) takes about 35 s on a 2-core CPU."})
+                "The default (sd15, 256x256, batch 1, 3 steps) takes about 35 s on a 2-core CPU.",
+                "On CUDA each step runs in a backend scope and ends with the download of its output (the wall clock then "
+                + "covers the GPU work); the device memory in use is reported too. The usual GPU sizes: "
+                + "--backend cuda --dtype fp16 --model sd15 --height 512 --width 512 --steps 20 --warmup 3, and "
+                + "--model sdxl --height 1024 --width 1024 (CFG batch 2 with the default --batch 1).",
+                "--info prints the backend (on CUDA: runtime, driver, devices, cuBLAS, cuDNN, the library files loaded "
+                + "and libsdj_kernels.so) and exits."})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "NAME|DIR", defaultValue = "sd15",
@@ -38,8 +48,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "1", description = "untimed forwards first (JIT, caches); default ${DEFAULT-VALUE}")
     int warmup;
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "cpu or cuda; default ${DEFAULT-VALUE}")
+    @Option(names = "--backend", defaultValue = "cpu", description = "cpu or cuda (needs a CUDA device); default ${DEFAULT-VALUE}")
     String backend;
+
+    @Option(names = "--dtype", paramLabel = "DTYPE",
+            description = "compute dtype: fp16, bf16 or fp32 (default: fp32 on cpu, its only one; fp16 on cuda)")
+    String dtype;
 
     @Option(names = "--seed", defaultValue = "0", description = "seed of the random weights and inputs; default ${DEFAULT-VALUE}")
     long seed;
@@ -47,13 +61,54 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "also time every backend op: ms per step by op kind and the slowest ops by shape")
     boolean profile;
 
+    @Option(names = "--info", description = "print what the backend is (CUDA: versions, devices, library files) and exit; "
+            + "exit status 1 when something is missing")
+    boolean info;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        UNetBench.run(new UNetBench.Options(model, height, width, batch, steps, warmup, backend, seed, profile), out, err);
+        if (info) return info(out);
+        UNetBench.Options o = new UNetBench.Options(model, height, width, batch, steps, warmup, backend, dtype, seed, profile);
+        try (Backend b = openBackend(backend, dtype)) {
+            UNetBench.run(o, b, out, err);
+        }
         return 0;
+    }
+
+    private int info(PrintWriter out) {
+        boolean cuda = "cuda".equals(backend.toLowerCase(Locale.ROOT));
+        boolean ok = !cuda || UNetBench.printCudaInfo(out);
+        try (Backend b = openBackend(backend, dtype)) {
+            out.println("backend:      " + UNetBench.describe(b));
+        } catch (RuntimeException | LinkageError e) {
+            out.println("backend:      unavailable: " + e.getMessage());
+            ok = false;
+        }
+        out.flush();
+        return ok ? 0 : 1;
+    }
+
+    /**
+     * {@link Backends#create} with a clear error first where CUDA has no device (the message of
+     * {@link Cuda#noDeviceReason()}) or no runtime library; used by {@code golden} too.
+     */
+    static Backend openBackend(String name, String dtype) {
+        if (dtype != null) Backends.parseDtype(dtype); // an unknown dtype is the error to report, device or not
+        if (name != null && name.toLowerCase(Locale.ROOT).equals("cuda")) requireCudaDevice();
+        return Backends.create(name, dtype);
+    }
+
+    private static void requireCudaDevice() {
+        int devices;
+        try {
+            devices = Cuda.deviceCount();
+        } catch (RuntimeException | LinkageError e) {
+            throw new IllegalStateException("--backend cuda: cannot load the CUDA runtime: " + e.getMessage(), e);
+        }
+        if (devices == 0) throw new IllegalStateException("--backend cuda: " + Cuda.noDeviceReason().getMessage());
     }
 }

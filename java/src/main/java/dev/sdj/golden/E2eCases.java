@@ -2,6 +2,7 @@ package dev.sdj.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sdj.backend.Backend;
+import dev.sdj.core.DType;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
 import dev.sdj.model.AddedConditions;
@@ -30,7 +31,8 @@ import java.util.Map;
 final class E2eCases {
     private E2eCases() {}
 
-    static Map<String, Tensor> run(GoldenCase c, CaseFiles f, Backend b, ModelCache models, List<Compare.Result> more)
+    /** {@code compute}: the backend's dtype, which widens the per_step limits as it does the case's tolerance. */
+    static Map<String, Tensor> run(GoldenCase c, CaseFiles f, Backend b, DType compute, ModelCache models, List<Compare.Result> more)
             throws IOException {
         UNet2DConditionModel unet = models.get(modelPath(c, "unet"), UNet2DConditionModel.class, UNet2DConditionModel::load);
         AutoencoderKL vae = models.get(modelPath(c, "vae"), AutoencoderKL.class, AutoencoderKL::load);
@@ -75,7 +77,7 @@ final class E2eCases {
                     records.add(rec);
                 });
         float[] latents = new DenoisingLoop(unet, b).run(r);
-        more.add(SchedulerCases.perStep(c, f, records));
+        more.add(SchedulerCases.perStep(c, f, records, compute));
 
         float[] scaled = latents.clone();
         float factor = vae.scalingFactor();

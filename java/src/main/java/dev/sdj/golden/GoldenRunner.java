@@ -1,6 +1,7 @@
 package dev.sdj.golden;
 
 import dev.sdj.backend.Backend;
+import dev.sdj.core.DType;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
 import dev.sdj.io.checkpoint.Checkpoint;
@@ -51,21 +52,43 @@ public final class GoldenRunner implements AutoCloseable {
                     "guidance", "steps"),
             "rng", Set.of("generator", "seed", "draws", "dtype"));
 
+    /** Kinds whose outputs the backend computes; with a reduced-precision backend their limits are widened. */
+    public static final Set<String> BACKEND_KINDS = Set.of("unet", "vae-decode", "vae-encode", "e2e");
+
     private final Path dir;
     private final Backend backend;
+    private final DType compute;
     private final List<GoldenCase> cases;
     private final ModelCache models;
 
-    private GoldenRunner(Path dir, Backend backend, List<GoldenCase> cases) {
+    private GoldenRunner(Path dir, Backend backend, DType compute, List<GoldenCase> cases) {
         this.dir = dir;
         this.backend = backend;
+        this.compute = compute;
         this.cases = List.copyOf(cases);
         this.models = new ModelCache(backend);
     }
 
     /** Reads {@code dir}/cases.json. The backend stays the caller's; models are loaded on demand. */
     public static GoldenRunner open(Path dir, Backend backend) throws IOException {
-        return new GoldenRunner(dir, backend, GoldenCase.readAll(dir));
+        return open(dir, backend, DType.F32);
+    }
+
+    /**
+     * The same for a backend that computes in {@code compute} (F32, F16 or BF16): the {@link #BACKEND_KINDS} cases
+     * are judged with their tolerance {@linkplain Tolerance#forCompute widened} for that dtype; F32 keeps every case's
+     * own tolerance, and the other kinds (schedulers, rng: host arithmetic) always do.
+     */
+    public static GoldenRunner open(Path dir, Backend backend, DType compute) throws IOException {
+        if (compute != DType.F32 && compute != DType.F16 && compute != DType.BF16) {
+            throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, is " + compute);
+        }
+        return new GoldenRunner(dir, backend, compute, GoldenCase.readAll(dir));
+    }
+
+    /** The backend's compute dtype the limits are set for. */
+    public DType compute() {
+        return compute;
     }
 
     public Path dir() {
@@ -94,6 +117,7 @@ public final class GoldenRunner implements AutoCloseable {
         if (!SUPPORTED_KINDS.contains(c.kind())) return CaseResult.skip(c.name(), "kind " + c.kind() + " not supported yet");
         try (CaseFiles files = new CaseFiles()) {
             Tolerance tolerance = c.tolerance();
+            if (BACKEND_KINDS.contains(c.kind())) tolerance = tolerance.forCompute(compute);
             checkInputs(c);
             // The references first: a missing file or key fails before a model is loaded and run.
             Map<String, Tensor> expected = new LinkedHashMap<>();
@@ -101,7 +125,7 @@ public final class GoldenRunner implements AutoCloseable {
             if (SchedulerCases.KINDS.contains(c.kind())) return SchedulerCases.run(c, files, expected, tolerance);
             if (c.kind().equals("e2e")) {
                 List<Compare.Result> more = new ArrayList<>();
-                Map<String, Tensor> got = E2eCases.run(c, files, backend, models, more);
+                Map<String, Tensor> got = E2eCases.run(c, files, backend, compute, models, more);
                 return judge(c, expected, tolerance, got, more);
             }
             Map<String, Tensor> got = switch (c.kind()) {

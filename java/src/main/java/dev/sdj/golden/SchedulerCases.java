@@ -1,6 +1,7 @@
 package dev.sdj.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sdj.core.DType;
 import dev.sdj.core.Tensor;
 import dev.sdj.golden.Tolerance.Limits;
 import dev.sdj.sched.NoiseSource;
@@ -178,10 +179,15 @@ final class SchedulerCases {
      * worst comparison when all pass, else the failing ones.
      */
     static Compare.Result perStep(GoldenCase c, CaseFiles f, List<Map<String, Tensor>> records) throws IOException {
+        return perStep(c, f, records, DType.F32);
+    }
+
+    /** The same with the limits {@linkplain Tolerance#widen widened} for a backend computing in {@code compute}. */
+    static Compare.Result perStep(GoldenCase c, CaseFiles f, List<Map<String, Tensor>> records, DType compute) throws IOException {
         JsonNode perStep = c.json().get("per_step");
         if (perStep == null || perStep.isNull()) return new Compare.Result("per_step", true, 0, 0, "no per_step records");
         if (!perStep.isArray()) throw new GoldenFormatException("\"per_step\" must be an array");
-        Limits limits = Tolerance.parse(c.json().get("per_step_tolerance")).forOutput("per_step");
+        Limits limits = Tolerance.widen(Tolerance.parse(c.json().get("per_step_tolerance")).forOutput("per_step"), compute);
         List<String> failed = new ArrayList<>();
         Compare.Result worst = null;
         int compared = 0;
