@@ -35,7 +35,7 @@ public final class GoldenRunner implements AutoCloseable {
 
     /** Kinds this runner runs; every other kind is skipped. */
     public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode",
-            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng");
+            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "prompt-parse");
 
     // The inputs each kind reads. Any other input fails the case: silently ignoring one would
     // compare the engine on different inputs than the reference used.
@@ -94,6 +94,7 @@ public final class GoldenRunner implements AutoCloseable {
         if (!SUPPORTED_KINDS.contains(c.kind())) return CaseResult.skip(c.name(), "kind " + c.kind() + " not supported yet");
         try (CaseFiles files = new CaseFiles()) {
             Tolerance tolerance = c.tolerance();
+            if (c.kind().equals(PromptParseCases.KIND)) return PromptParseCases.run(c, files, tolerance);
             checkInputs(c);
             // The references first: a missing file or key fails before a model is loaded and run.
             Map<String, Tensor> expected = new LinkedHashMap<>();
