@@ -36,7 +36,7 @@ public final class GoldenRunner implements AutoCloseable {
 
     /** Kinds this runner runs; every other kind is skipped. */
     public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode",
-            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder");
+            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse");
 
     // The inputs each kind reads. Any other input fails the case: silently ignoring one would
     // compare the engine on different inputs than the reference used.
@@ -119,6 +119,7 @@ public final class GoldenRunner implements AutoCloseable {
         try (CaseFiles files = new CaseFiles()) {
             Tolerance tolerance = c.tolerance();
             if (BACKEND_KINDS.contains(c.kind())) tolerance = tolerance.forCompute(compute);
+            if (c.kind().equals(PromptParseCases.KIND)) return PromptParseCases.run(c, files, tolerance);
             checkInputs(c);
             // The references first: a missing file or key fails before a model is loaded and run.
             Map<String, Tensor> expected = new LinkedHashMap<>();
