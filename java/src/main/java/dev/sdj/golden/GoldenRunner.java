@@ -35,7 +35,7 @@ public final class GoldenRunner implements AutoCloseable {
 
     /** Kinds this runner runs; every other kind is skipped. */
     public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode",
-            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng");
+            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "tokenizer");
 
     // The inputs each kind reads. Any other input fails the case: silently ignoring one would
     // compare the engine on different inputs than the reference used.
@@ -49,7 +49,8 @@ public final class GoldenRunner implements AutoCloseable {
             "img2img-start", Set.of("init_latents", "noise", "steps", "strength"),
             "e2e", Set.of("x_T", "uncond_embeddings", "cond_embeddings", "added_cond.text_embeds", "added_cond.time_ids",
                     "guidance", "steps"),
-            "rng", Set.of("generator", "seed", "draws", "dtype"));
+            "rng", Set.of("generator", "seed", "draws", "dtype"),
+            "tokenizer", Set.of("prompt", "max_length"));
 
     private final Path dir;
     private final Backend backend;
@@ -109,6 +110,7 @@ public final class GoldenRunner implements AutoCloseable {
                 case "vae-decode" -> vaeDecode(c, files);
                 case "vae-encode" -> vaeEncode(c, files);
                 case "rng" -> RngCases.run(c, files);
+                case "tokenizer" -> TokenizerCases.run(c, files);
                 default -> throw new IllegalStateException("kind " + c.kind() + " is listed as supported but not run");
             };
             return judge(c, expected, tolerance, got, List.of());
