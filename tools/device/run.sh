@@ -27,16 +27,19 @@ log() { printf '%s\n' "$*" | tee -a "$R/run.log"; }
 
 # ---- the Java runtime: packed in the bundle, unpacked outside it (a carried bundle stays small), once ----
 JRE=$B/jre
-if [ ! -x "$JRE/bin/java" ] && [ -f "$B/jre.tar.gz" ]; then
-  jre_home=${TMPDIR:-/tmp}/sdj-jre-$(cksum < "$B/jre.tar.gz" | cut -d' ' -f1)
+if [ ! -x "$JRE/bin/java" ] && [ -f "$B/jre.tar.xz" ]; then
+  jre_home=${TMPDIR:-/tmp}/sdj-jre-$(cksum < "$B/jre.tar.xz" | cut -d' ' -f1)
   if [ ! -x "$jre_home/jre/bin/java" ]; then
-    rm -rf "$jre_home.tmp" && mkdir -p "$jre_home.tmp" && tar -xzf "$B/jre.tar.gz" -C "$jre_home.tmp" \
-      && rm -rf "$jre_home" && mv "$jre_home.tmp" "$jre_home"
+    rm -rf "$jre_home.tmp" && mkdir -p "$jre_home.tmp"
+    # tar -J needs xz; Python's lzma (the GPU machine has python3) does the same where xz is missing.
+    if command -v xz >/dev/null 2>&1; then tar -xJf "$B/jre.tar.xz" -C "$jre_home.tmp"
+    else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$B/jre.tar.xz" "$jre_home.tmp"
+    fi && chmod -R u+x "$jre_home.tmp/jre/bin" "$jre_home.tmp/jre/lib" && rm -rf "$jre_home" && mv "$jre_home.tmp" "$jre_home"
   fi
   JRE=$jre_home/jre
 fi
 JAVA=$JRE/bin/java
-[ -x "$JAVA" ] || { log "run.sh: no Java runtime in the bundle ($B/jre or $B/jre.tar.gz)"; exit 1; }
+[ -x "$JAVA" ] || { log "run.sh: no Java runtime in the bundle ($B/jre or $B/jre.tar.xz)"; exit 1; }
 
 # ---- golden data: the bundle's, else the repository's next to it (the device tool copies the work tree) ----
 if [ -n "${SDJ_GOLDEN:-}" ]; then GOLDEN=$SDJ_GOLDEN

@@ -36,7 +36,7 @@ public final class GoldenRunner implements AutoCloseable {
 
     /** Kinds this runner runs; every other kind is skipped. */
     public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode",
-            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse");
+            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse", "tokenizer");
 
     // The inputs each kind reads. Any other input fails the case: silently ignoring one would
     // compare the engine on different inputs than the reference used.
@@ -51,7 +51,8 @@ public final class GoldenRunner implements AutoCloseable {
             "e2e", Set.of("x_T", "uncond_embeddings", "cond_embeddings", "added_cond.text_embeds", "added_cond.time_ids",
                     "guidance", "steps"),
             "rng", Set.of("generator", "seed", "draws", "dtype"),
-            "text-encoder", Set.of("input_ids"));
+            "text-encoder", Set.of("input_ids"),
+            "tokenizer", Set.of("prompt", "max_length"));
 
     /** Kinds whose outputs the backend computes; with a reduced-precision backend their limits are widened. */
     public static final Set<String> BACKEND_KINDS = Set.of("unet", "vae-decode", "vae-encode", "e2e");
@@ -136,6 +137,7 @@ public final class GoldenRunner implements AutoCloseable {
                 case "vae-encode" -> vaeEncode(c, files);
                 case "rng" -> RngCases.run(c, files);
                 case "text-encoder" -> TextEncoderCases.run(c, files, backend, models);
+                case "tokenizer" -> TokenizerCases.run(c, files);
                 default -> throw new IllegalStateException("kind " + c.kind() + " is listed as supported but not run");
             };
             return judge(c, expected, tolerance, got, List.of());
