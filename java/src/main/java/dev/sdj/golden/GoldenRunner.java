@@ -36,23 +36,26 @@ public final class GoldenRunner implements AutoCloseable {
 
     /** Kinds this runner runs; every other kind is skipped. */
     public static final Set<String> SUPPORTED_KINDS = Set.of("unet", "vae-decode", "vae-encode",
-            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse", "tokenizer");
+            "scheduler-schedule", "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse", "tokenizer",
+            "pipeline");
 
     // The inputs each kind reads. Any other input fails the case: silently ignoring one would
     // compare the engine on different inputs than the reference used.
-    private static final Map<String, Set<String>> INPUTS = Map.of(
-            "unet", Set.of("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"),
-            "vae-decode", Set.of("latent"),
-            "vae-encode", Set.of("image"),
+    private static final Map<String, Set<String>> INPUTS = Map.ofEntries(
+            Map.entry("unet", Set.of("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids")),
+            Map.entry("vae-decode", Set.of("latent")),
+            Map.entry("vae-encode", Set.of("image")),
             // the training-schedule case gives the config keys it was built with as literal inputs
-            "scheduler-schedule", Set.of("steps", "num_train_timesteps", "beta_start", "beta_end", "beta_schedule"),
-            "scheduler-trajectory", Set.of("x_T", "steps"),
-            "img2img-start", Set.of("init_latents", "noise", "steps", "strength"),
-            "e2e", Set.of("x_T", "uncond_embeddings", "cond_embeddings", "added_cond.text_embeds", "added_cond.time_ids",
-                    "guidance", "steps"),
-            "rng", Set.of("generator", "seed", "draws", "dtype"),
-            "text-encoder", Set.of("input_ids"),
-            "tokenizer", Set.of("prompt", "max_length"));
+            Map.entry("scheduler-schedule", Set.of("steps", "num_train_timesteps", "beta_start", "beta_end", "beta_schedule")),
+            Map.entry("scheduler-trajectory", Set.of("x_T", "steps")),
+            Map.entry("img2img-start", Set.of("init_latents", "noise", "steps", "strength")),
+            Map.entry("e2e", Set.of("x_T", "uncond_embeddings", "cond_embeddings", "added_cond.text_embeds",
+                    "added_cond.time_ids", "guidance", "steps")),
+            Map.entry("rng", Set.of("generator", "seed", "draws", "dtype")),
+            Map.entry("text-encoder", Set.of("input_ids")),
+            Map.entry("tokenizer", Set.of("prompt", "max_length")),
+            Map.entry("pipeline", Set.of("prompt", "negative_prompt", "seed", "steps", "guidance", "scheduler", "height",
+                    "width")));
 
     /** Kinds whose outputs the backend computes; with a reduced-precision backend their limits are widened. */
     public static final Set<String> BACKEND_KINDS = Set.of("unet", "vae-decode", "vae-encode", "e2e");
@@ -138,6 +141,7 @@ public final class GoldenRunner implements AutoCloseable {
                 case "rng" -> RngCases.run(c, files);
                 case "text-encoder" -> TextEncoderCases.run(c, files, backend, models);
                 case "tokenizer" -> TokenizerCases.run(c, files);
+                case "pipeline" -> PipelineCases.run(c, backend, models);
                 default -> throw new IllegalStateException("kind " + c.kind() + " is listed as supported but not run");
             };
             return judge(c, expected, tolerance, got, List.of());

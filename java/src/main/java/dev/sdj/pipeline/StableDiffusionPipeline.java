@@ -119,7 +119,12 @@ public final class StableDiffusionPipeline {
     /** The CFG loop for one image: final latents (1, 4, h/8, w/8) NCHW. */
     public float[] denoise(GenerationRequest r, Conditioning c, NoiseSource noise, float[] initLatents, StepListener listener,
                            BooleanSupplier cancel) {
-        Scheduler scheduler = Schedulers.byName(r.sampler(), schedulerConfig);
+        return denoise(Schedulers.byName(r.sampler(), schedulerConfig), r, c, noise, initLatents, listener, cancel);
+    }
+
+    /** {@link #denoise} with a scheduler the caller built (a diffusers scheduler_config.json of its own). */
+    public float[] denoise(Scheduler scheduler, GenerationRequest r, Conditioning c, NoiseSource noise, float[] initLatents,
+                           StepListener listener, BooleanSupplier cancel) {
         int[] shape = {1, unet.config().inChannels(), r.height() / 8, r.width() / 8};
         DenoisingLoop.Request req = DenoisingLoop.Request.txt2img(shape, c, scheduler, r.steps(), r.guidance(), noise);
         if (listener != null) req = req.withListener(listener);

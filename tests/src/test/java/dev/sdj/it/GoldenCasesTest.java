@@ -43,7 +43,8 @@ class GoldenCasesTest {
     // Kinds the engine fully runs: their cases must PASS, so that a regression cannot hide as a
     // skip. That includes the single-file checkpoint cases (checkpoint-ldm/*).
     private static final Set<String> MUST_PASS_KINDS = Set.of("unet", "vae-decode", "vae-encode", "scheduler-schedule",
-            "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse", "tokenizer");
+            "scheduler-trajectory", "img2img-start", "e2e", "rng", "text-encoder", "prompt-parse", "tokenizer",
+            "pipeline");
 
     private static boolean mustPass(GoldenCase c) {
         return MUST_PASS_KINDS.contains(c.kind());
