@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code sdj} command line: one subcommand per job. */
 @Command(name = "sdj", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Stable Diffusion for the JVM.",
-        subcommands = {InfoCommand.class, BenchCommand.class, GoldenCommand.class, SchedulersCommand.class,
+        subcommands = {GenerateCommand.class, InfoCommand.class, BenchCommand.class, GoldenCommand.class, SchedulersCommand.class,
                 BenchCpuCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
