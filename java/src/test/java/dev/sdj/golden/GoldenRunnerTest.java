@@ -50,7 +50,7 @@ class GoldenRunnerTest {
         SafeTensorsWriter.write(dir.resolve("c.safetensors"),
                 Map.of("latent", Tensor.of(new float[16], 1, 4, 2, 2), "output", Tensor.of(new float[48], 1, 3, 4, 4)), null);
         List<CaseResult> r = run("""
-                {"name": "sched", "kind": "pipeline", "model": null, "file": "s.safetensors",
+                {"name": "sched", "kind": "inpaint", "model": null, "file": "s.safetensors",
                  "inputs": {"steps": 4}, "expected": {"timesteps": "steps4.timesteps"}},
                 {"name": "parse", "kind": "prompt-parse", "file": "p.json", "inputs": {"prompt": "(a)"},
                  "expected": {"result": "/cases/0/result"}},
@@ -68,7 +68,7 @@ class GoldenRunnerTest {
                  "expected": {"output": "output"}, "tolerance": {"max_rel": 1}},
                 {"name": "no-kind", "file": "c.safetensors", "expected": {"output": "output"}}""");
         assertEquals(9, r.size());
-        assertResult(r.get(0), "sched", Status.SKIP, "kind pipeline not supported yet");
+        assertResult(r.get(0), "sched", Status.SKIP, "kind inpaint not supported yet");
         assertResult(r.get(1), "parse", Status.PASS, "result 1 fragment, texts exact");
         assertResult(r.get(2), "ckpt", Status.FAIL, "tiny.safetensors: checkpoint file does not exist");
         assertResult(r.get(3), "no-file", Status.FAIL, "gone.safetensors: referenced file does not exist");
