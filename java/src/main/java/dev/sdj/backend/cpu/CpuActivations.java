@@ -6,9 +6,13 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Elementwise activations on float arrays, Vector API main loops with scalar tails. Each
- * activation has a scalar form (the tail, and the documentation of the formula) and a vector form
- * of the same formula; the two agree to an ulp or so (the vector EXP/TANH are within 1 ulp).
+ * Elementwise activations on float arrays, Vector API main loops. Every exponential is sdj's own
+ * ({@link #exp(FloatVector)}, plain IEEE arithmetic), never the Vector API's EXP/TANH: those call
+ * SVML once C2 has compiled the loop but fall back to {@code Math.exp} per lane before, so the same
+ * input gave different last bits depending on how warm the JIT was (an identical U-Net forward
+ * differed at ~1e-7 between runs). The scalar forms (loop tails) run the vector form on one
+ * broadcast lane, so which elements fall into a tail does not matter either: results are
+ * bit-reproducible.
  */
 final class CpuActivations {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -27,7 +31,7 @@ final class CpuActivations {
 
     private static final float LOG2E = 1.44269504088896341f, ROUND = 12582912f; // 1.5 · 2^23
     private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-    private static final float EXP_MIN = -87.33654f;
+    private static final float EXP_MIN = -87.33654f, EXP_MAX = 88f, EXP_OVERFLOW = 88.72283f;
 
     private static FloatVector c(float v) {
         return FloatVector.broadcast(S, v);
@@ -49,13 +53,36 @@ final class CpuActivations {
     /**
      * e^x for x ≤ 0 (a score minus its row's maximum): x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by
      * Cephes' expf polynomial, 2^n built in the exponent bits; within 2 ulp. x below −87.3 (e^x
-     * under the smallest normal float) gives about 1e-38. Inlined arithmetic rather than the Vector
+     * under the smallest normal float) gives 0. Inlined arithmetic rather than the Vector
      * API's EXP (a call to SVML's high-accuracy routine): 7 % off a 1024-token attention, which
-     * takes 16 M exponentials. (Not for the activations: there the larger code stopped C2 from
-     * intrinsifying GELU's vector body, and SVML is as fast for SiLU.)
+     * takes 16 M exponentials; and, unlike SVML's, the same bits whether C2 has compiled the caller or
+     * not, which is why the activations use it too.
      */
     static FloatVector expNonPositive(FloatVector x) {
-        x = x.max(EXP_MIN);
+        return expClamped(x.max(EXP_MIN)).blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
+    }
+
+    /**
+     * e^x for any x, within 2 ulp in the normal range; 0 below −87.3 (where e^x is subnormal) and +∞ above
+     * 88.72 (where it overflows), so SiLU and tanh of huge arguments come out as the formulas say.
+     */
+    static FloatVector exp(FloatVector x) {
+        return expClamped(x.max(EXP_MIN).min(EXP_MAX))
+                .blend(0f, x.compare(VectorOperators.LT, EXP_MIN))
+                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_OVERFLOW));
+    }
+
+    /** {@link #exp(FloatVector)} of one value, through the same arithmetic. */
+    static float exp(float x) {
+        return exp(FloatVector.broadcast(S, x)).lane(0);
+    }
+
+    /** tanh(x) = 1 − 2 / (e^{2x} + 1). */
+    static FloatVector tanh(FloatVector x) {
+        return c(1f).sub(c(2f).div(exp(x.mul(2f)).add(1f)));
+    }
+
+    private static FloatVector expClamped(FloatVector x) {
         FloatVector t = x.fma(c(LOG2E), c(ROUND));
         // t's low mantissa bits hold n: shifted into the exponent field, plus the bias, they are 2^n.
         FloatVector pow2n = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(127 << 23).reinterpretAsFloats();
@@ -77,11 +104,11 @@ final class CpuActivations {
     }
 
     static float silu(float v) {
-        return v / (1f + (float) Math.exp(-v));
+        return silu(FloatVector.broadcast(S, v)).lane(0);
     }
 
     static FloatVector silu(FloatVector v) {
-        return v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+        return v.div(exp(v.neg()).add(1f));
     }
 
     // ---- QuickGELU (OpenAI CLIP): x · σ(1.702 x) ----
@@ -91,10 +118,14 @@ final class CpuActivations {
             int i = s;
             for (int upper = s + S.loopBound(e - s); i < upper; i += S.length()) {
                 FloatVector v = FloatVector.fromArray(S, x, i);
-                v.div(v.mul(-QUICK_GELU_ALPHA).lanewise(VectorOperators.EXP).add(1f)).intoArray(y, i);
+                quickGelu(v).intoArray(y, i);
             }
-            for (; i < e; i++) y[i] = x[i] / (1f + (float) Math.exp(-QUICK_GELU_ALPHA * x[i]));
+            for (; i < e; i++) y[i] = quickGelu(FloatVector.broadcast(S, x[i])).lane(0);
         });
+    }
+
+    static FloatVector quickGelu(FloatVector v) {
+        return v.div(exp(v.mul(-QUICK_GELU_ALPHA)).add(1f));
     }
 
     // ---- GELU, tanh approximation: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) ----
@@ -103,17 +134,16 @@ final class CpuActivations {
         Parallel.forRange(x.length, GRAIN, (s, e) -> {
             int i = s;
             for (int upper = s + S.loopBound(e - s); i < upper; i += S.length()) {
-                FloatVector v = FloatVector.fromArray(S, x, i);
-                FloatVector inner = v.mul(v).mul(v).mul(GELU_TANH_KAPPA).add(v).mul(GELU_TANH_BETA);
-                // 0.5·x first, as PyTorch orders it: x · 2 would overflow for x near Float.MAX_VALUE.
-                v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(y, i);
+                geluTanh(FloatVector.fromArray(S, x, i)).intoArray(y, i);
             }
-            for (; i < e; i++) {
-                float v = x[i];
-                float inner = GELU_TANH_BETA * (v + GELU_TANH_KAPPA * v * v * v);
-                y[i] = 0.5f * v * (1f + (float) Math.tanh(inner));
-            }
+            for (; i < e; i++) y[i] = geluTanh(FloatVector.broadcast(S, x[i])).lane(0);
         });
+    }
+
+    static FloatVector geluTanh(FloatVector v) {
+        FloatVector inner = v.mul(v).mul(v).mul(GELU_TANH_KAPPA).add(v).mul(GELU_TANH_BETA);
+        // 0.5·x first, as PyTorch orders it: x · 2 would overflow for x near Float.MAX_VALUE.
+        return v.mul(0.5f).mul(tanh(inner).add(1f));
     }
 
     // ---- GELU, exact: 0.5 x (1 + erf(x / √2)) ----
@@ -154,20 +184,13 @@ final class CpuActivations {
     private static final float ERF_SPLIT = 0.927734375f;
 
     static float geluErf(float x) {
-        return 0.5f * x * onePlusErf(x * SQRT1_2);
+        return geluErf(FloatVector.broadcast(S, x)).lane(0);
     }
 
     static float erf(float a) {
         float t = Math.abs(a);
         if (t <= ERF_SPLIT) return erfSmall(a, a * a);
         return Math.copySign(1f - (float) Math.exp(erfcExponent(t, a * a)), a);
-    }
-
-    private static float onePlusErf(float a) {
-        float t = Math.abs(a);
-        if (t <= ERF_SPLIT) return 1f + erfSmall(a, a * a);
-        float erfc = (float) Math.exp(erfcExponent(t, a * a));
-        return a < 0 ? erfc : 2f - erfc;
     }
 
     private static float erfSmall(float a, float s) {
@@ -212,7 +235,7 @@ final class CpuActivations {
         r = r.fma(t, FloatVector.broadcast(S, -6.34846687e-1f));
         r = r.fma(t, FloatVector.broadcast(S, -1.28717512e-1f));
         r = r.fma(t, t.neg());
-        FloatVector erfc = r.lanewise(VectorOperators.EXP);
+        FloatVector erfc = expNonPositive(r); // R(t) < ln erfc(0.9277) < 0
         FloatVector large = erfc.blend(erfc.neg().add(2f), a.compare(VectorOperators.GE, 0f));
 
         VectorMask<Float> isSmall = t.compare(VectorOperators.LE, ERF_SPLIT);

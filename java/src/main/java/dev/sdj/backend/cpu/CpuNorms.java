@@ -190,13 +190,13 @@ final class CpuNorms {
         FloatVector vsum = FloatVector.zero(S);
         j = 0;
         for (int upper = S.loopBound(n); j < upper; j += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, x, xOff + j).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = CpuActivations.expNonPositive(FloatVector.fromArray(S, x, xOff + j).sub(max));
             e.intoArray(y, yOff + j);
             vsum = vsum.add(e);
         }
         float sum = HostFloats.sumLanes(vsum);
         for (; j < n; j++) {
-            float e = (float) Math.exp(x[xOff + j] - max);
+            float e = CpuActivations.expNonPositive(FloatVector.broadcast(S, x[xOff + j] - max)).lane(0);
             y[yOff + j] = e;
             sum += e;
         }
