@@ -102,6 +102,24 @@ class PipelineApiTest {
     }
 
     @Test
+    void closingReleasesTheMappedWeightsAndRefusesFurtherWork() throws Exception {
+        Path maps = Path.of("/proc/self/maps");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(maps), "no /proc/self/maps on this OS");
+        Path unetFile = Golden.root().resolve("unet-sd15-tiny/diffusion_pytorch_model.safetensors").toRealPath();
+        long before = Files.readAllLines(maps).stream().filter(l -> l.endsWith(unetFile.toString())).count();
+        for (int round = 0; round < 3; round++) {
+            StableDiffusion s = StableDiffusion.open(null, tiny());
+            assertTrue(Files.readAllLines(maps).stream().anyMatch(l -> l.endsWith(unetFile.toString())), "the weights are mapped");
+            s.generate(request(round));
+            s.close();
+            s.close(); // twice is harmless
+            assertThrows(IllegalStateException.class, () -> s.generate(request(0)));
+        }
+        long after = Files.readAllLines(maps).stream().filter(l -> l.endsWith(unetFile.toString())).count();
+        assertEquals(before, after, "mappings of the U-Net file left after 3 open/close rounds");
+    }
+
+    @Test
     void cancellationStopsAtAStepBoundary() {
         AtomicInteger steps = new AtomicInteger();
         assertThrows(CancellationException.class,
