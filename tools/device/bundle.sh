@@ -75,7 +75,7 @@ modules=$(printf '%s\n' ${deps//,/ } java.base java.logging java.xml jdk.zipfs j
 say "jlink $modules"
 jre_tmp=$(mktemp -d)
 trap 'rm -rf "$jre_tmp"' EXIT
-"$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --strip-native-commands \
+"$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
   --output "$jre_tmp/jre" 2>&1 | { grep -v 'Using incubator modules' >&2 || true; }
 # HotSpot's libjvm.so ships with its symbol table (5 MB); the dynamic symbols stay.
 if command -v strip >/dev/null 2>&1; then find "$jre_tmp/jre" -name '*.so' -exec strip --strip-unneeded {} +; fi
