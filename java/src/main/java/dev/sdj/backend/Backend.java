@@ -32,6 +32,29 @@ public interface Backend extends AutoCloseable {
         return () -> {};
     }
 
+    /** A new tensor of this backend's compute dtype with undefined contents (to be filled by {@link #copy}). */
+    Tensor empty(dev.sdj.core.Layout layout, int... shape);
+
+    /** Copies {@code src} into {@code dst} (same shape and dtype; views from {@link Tensor#narrowBatch} allowed). */
+    void copy(Tensor src, Tensor dst);
+
+    /**
+     * Σ coefficients[j] · terms[j] (all of one shape): how a sampler's update runs on the backend. The default
+     * composes {@link #scale} and {@link #add}, left to right.
+     */
+    default Tensor linearCombination(float[] coefficients, java.util.List<Tensor> terms) {
+        if (coefficients.length != terms.size() || terms.isEmpty()) {
+            throw new IllegalArgumentException("linearCombination: " + coefficients.length + " coefficients for " + terms.size() + " terms");
+        }
+        Tensor y = null;
+        for (int j = 0; j < terms.size(); j++) {
+            if (coefficients[j] == 0f) continue;
+            Tensor t = coefficients[j] == 1f ? terms.get(j) : scale(terms.get(j), coefficients[j]);
+            y = y == null ? t : add(y, t);
+        }
+        return y != null ? y : scale(terms.getFirst(), 0f);
+    }
+
     /** See {@link #scope()}. */
     interface Scope extends AutoCloseable {
         @Override

@@ -56,6 +56,7 @@ public final class CountingBackend implements Backend {
     private final boolean timing;
     private final EnumMap<Kind, Stats> byKind = new EnumMap<>(Kind.class);
     private final Map<String, Stats> byShape = new LinkedHashMap<>();
+    private long uploads, downloads;
 
     /** Counts FLOPs and calls only. */
     public CountingBackend(Backend inner) {
@@ -96,6 +97,7 @@ public final class CountingBackend implements Backend {
     public void reset() {
         for (Stats s : byKind.values()) s.calls = s.flops = s.nanos = 0;
         byShape.clear();
+        uploads = downloads = 0;
     }
 
     // ---- FLOP formulas (public so that benchmarks and tests can use them on shapes alone) ----
@@ -208,13 +210,41 @@ public final class CountingBackend implements Backend {
     }
 
     @Override
+    public Tensor empty(dev.sdj.core.Layout layout, int... shape) {
+        return inner.empty(layout, shape);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        inner.copy(src, dst);
+    }
+
+    @Override
+    public Tensor linearCombination(float[] coefficients, java.util.List<Tensor> terms) {
+        long t0 = start();
+        return done(Kind.ELEMENTWISE, 0, t0, inner.linearCombination(coefficients, terms), "linearCombination", terms.getFirst());
+    }
+
+    /** Host-to-device copies since construction or {@link #reset}: {@link #upload} calls, and timestep embeddings (host timesteps in). */
+    public long uploads() {
+        return uploads;
+    }
+
+    /** Device-to-host copies ({@link #download} calls). */
+    public long downloads() {
+        return downloads;
+    }
+
+    @Override
     public Tensor upload(Tensor host) {
+        uploads++;
         long t0 = start();
         return done(Kind.CONVERT, 0, t0, inner.upload(host), "upload", host);
     }
 
     @Override
     public Tensor download(Tensor t) {
+        downloads++;
         long t0 = start();
         return done(Kind.CONVERT, 0, t0, inner.download(t), "download", t);
     }
@@ -334,6 +364,7 @@ public final class CountingBackend implements Backend {
     @Override
     public Tensor timestepEmbedding(float[] timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift,
                                     float scale, float maxPeriod) {
+        uploads++; // the timesteps come from the host
         long t0 = start();
         return done(Kind.ELEMENTWISE, 0, t0,
                 inner.timestepEmbedding(timesteps, dim, flipSinToCos, downscaleFreqShift, scale, maxPeriod), "timestepEmbedding");

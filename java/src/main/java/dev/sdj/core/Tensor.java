@@ -121,6 +121,21 @@ public final class Tensor {
         return new Tensor(data, dtype, newLayout, device, newShape);
     }
 
+    /**
+     * Entries {@code start … start+count−1} along dim 0, sharing this storage (a view: writes to either are
+     * seen by both). Works for host and device tensors alike.
+     */
+    public Tensor narrowBatch(int start, int count) {
+        if (shape.length == 0 || start < 0 || count < 0 || start + count > shape[0]) {
+            throw new IndexOutOfBoundsException("narrowBatch(" + start + ", " + count + ") of " + Arrays.toString(shape));
+        }
+        int[] s = shape.clone();
+        s[0] = count;
+        long per = numel() / Math.max(1, shape[0]) * dtype.byteSize(), offset = start * per;
+        MemorySegment d = device == Device.CPU ? data.asSlice(offset, count * per) : MemorySegment.ofAddress(data.address() + offset);
+        return new Tensor(d, dtype, layout, device, s);
+    }
+
     public Tensor reshape(int... newShape) {
         return reshape(layout, newShape);
     }

@@ -147,12 +147,32 @@ public final class UNet2DConditionModel implements NoisePredictor, AutoCloseable
         checkInputs(sample, timesteps, encoderHiddenStates, added);
         float[] t = timesteps.length == batch ? timesteps : filled(batch, timesteps[0]);
 
-        Tensor emb = timeEmbedding.forward(timeProj.forward(t));
-        if (addEmbedding != null) {
-            float[] ids = b.download(added.timeIds()).toFloatArray();
-            Tensor timeEmbeds = addTimeProj.forward(ids).reshape(batch, ids.length / batch * config.additionTimeEmbedDim());
-            emb = b.add(emb, addEmbedding.forward(b.concatChannels(added.textEmbeds(), timeEmbeds)));
-        }
+        return forward(sample, timeProj.forward(t), encoderHiddenStates, addedEmbedding(added, batch));
+    }
+
+    /** time_proj of the timesteps, (n, C): a loop that keeps everything on the device computes it once per run. */
+    public Tensor timeProjection(float[] timesteps) {
+        return timeProj.forward(timesteps);
+    }
+
+    /**
+     * SDXL's add_embedding of the pooled text and the size/crop ids, (B, time_embed_dim); null for models
+     * without added conditions. Constant over a run, so a device-resident loop computes it once.
+     */
+    public Tensor addedEmbedding(AddedConditions added, int batch) {
+        if (addEmbedding == null) return null;
+        float[] ids = b.download(added.timeIds()).toFloatArray();
+        Tensor timeEmbeds = addTimeProj.forward(ids).reshape(batch, ids.length / batch * config.additionTimeEmbedDim());
+        return addEmbedding.forward(b.concatChannels(added.textEmbeds(), timeEmbeds));
+    }
+
+    /**
+     * The forward from precomputed {@link #timeProjection} rows (B, C) and {@link #addedEmbedding} (or null):
+     * no host data on the way, which is what a device-resident loop needs.
+     */
+    public Tensor forward(Tensor sample, Tensor timeProjection, Tensor encoderHiddenStates, Tensor addedEmbedding) {
+        Tensor emb = timeEmbedding.forward(timeProjection);
+        if (addedEmbedding != null) emb = b.add(emb, addedEmbedding);
 
         // A latent that is not a multiple of 2^upsamplers makes each upsampler match its skip's size.
         int factor = 1 << numUpsamplers;

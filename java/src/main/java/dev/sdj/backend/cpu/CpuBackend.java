@@ -353,6 +353,19 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor empty(Layout layout, int... shape) {
+        return alloc(layout, shape);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        requireF32("copy", "src", src);
+        requireF32("copy", "dst", dst);
+        if (!java.util.Arrays.equals(src.shape(), dst.shape())) throw error("copy", "src " + dims(src) + " and dst " + dims(dst) + " differ");
+        MemorySegment.copy(src.data(), 0, dst.data(), 0, src.byteSize());
+    }
+
+    @Override
     public Tensor concatChannels(Tensor a, Tensor b) {
         String op = "concatChannels";
         requireF32(op, "a", a);

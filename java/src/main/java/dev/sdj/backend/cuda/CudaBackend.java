@@ -250,6 +250,22 @@ public final class CudaBackend implements Backend {
         return workspace;
     }
 
+    @Override
+    public Tensor empty(Layout layout, int... shape) {
+        return alloc(layout, shape);
+    }
+
+    /** Device to device on the stream (cudaMemcpyAsync), shapes and dtypes checked. */
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        requireDevice("copy", "src", src, dtype);
+        requireDevice("copy", "dst", dst, dtype);
+        if (!java.util.Arrays.equals(src.shape(), dst.shape())) throw error("copy", "src " + dims(src) + " and dst " + dims(dst) + " differ");
+        if (src.byteSize() == 0) return;
+        Cuda.check(cudart_h.cudaMemcpyAsync(dst.data(), src.data(), src.byteSize(), cudart_h.cudaMemcpyDeviceToDevice(),
+                stream.handle()), "cudaMemcpyAsync(copy " + dims(src) + ")");
+    }
+
     // ---- convolution and matrix products ----
 
     @Override
