@@ -12,8 +12,8 @@ import java.util.Map;
  */
 public record GenerationResult(List<Image> images, Map<String, Duration> timings) {
 
-    /** One image: pixels, the seed that made it, the final latents (NCHW) and its parameters line. */
-    public record Image(BufferedImage image, long seed, float[] latents, String parameters) {}
+    /** One image: pixels, the seed that made it and its parameters line. */
+    public record Image(BufferedImage image, long seed, String parameters) {}
 
     public Duration total() {
         return timings.values().stream().reduce(Duration.ZERO, Duration::plus);

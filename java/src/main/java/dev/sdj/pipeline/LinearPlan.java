@@ -2,7 +2,6 @@ package dev.sdj.pipeline;
 
 import dev.sdj.sched.NoiseSource;
 import dev.sdj.sched.Scheduler;
-import dev.sdj.sched.Schedulers;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,11 +46,11 @@ public final class LinearPlan {
     }
 
     /**
-     * The plan for {@code steps} steps of a fresh scheduler like {@code template} (its class and config), for
-     * latents of NCHW {@code shape}; img2img when {@code img2img}, running the last {@code strength} of the schedule.
+     * The plan for {@code steps} steps of {@code s} (which it runs, from {@code setTimesteps} on, as the host
+     * loop would), for latents of NCHW {@code shape}; img2img when {@code img2img}, running the last
+     * {@code strength} of the schedule.
      */
-    public static LinearPlan of(Scheduler template, int steps, int[] shape, boolean img2img, float strength) {
-        Scheduler s = Schedulers.create(template.className(), template.config());
+    public static LinearPlan of(Scheduler s, int steps, int[] shape, boolean img2img, float strength) {
         s.setTimesteps(steps);
         float[] ts = s.timesteps();
         int first = img2img ? DenoisingLoop.startIndex(steps, strength, s.order()) : 0;

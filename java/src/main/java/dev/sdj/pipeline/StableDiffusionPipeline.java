@@ -103,34 +103,60 @@ public final class StableDiffusionPipeline {
                     init = encode(r.initImage(), r.width(), r.height(), noise);
                     add(timings, "encode", te);
                 }
-                long td = System.nanoTime();
-                float[] latents = denoise(r, c, noise, init, listener, cancel);
-                add(timings, "denoise", td);
-                long tv = System.nanoTime();
-                float[] pixels = decode(latents, r.height() / 8, r.width() / 8);
-                BufferedImage img = Images.toImage(pixels, 0, r.height(), r.width());
-                add(timings, "decode", tv);
-                images.add(new GenerationResult.Image(img, seed, latents, parameters(r, seed)));
+                try (Backend.Scope image = backend.scope()) {
+                    long td = System.nanoTime();
+                    Tensor latents = denoiseOnDevice(Schedulers.byName(r.sampler(), schedulerConfig), r, c, noise, init,
+                            listener, cancel);
+                    if (backend instanceof dev.sdj.backend.cuda.CudaBackend cuda) cuda.synchronize(); // the time is the GPU's
+                    add(timings, "denoise", td);
+                    long tv = System.nanoTime();
+                    float[] pixels = decode(latents);
+                    BufferedImage img = Images.toImage(pixels, 0, r.height(), r.width());
+                    add(timings, "decode", tv);
+                    images.add(new GenerationResult.Image(img, seed, parameters(r, seed)));
+                }
             }
         }
         return new GenerationResult(List.copyOf(images), timings);
     }
 
-    /** The CFG loop for one image: final latents (1, 4, h/8, w/8) NCHW. */
-    public float[] denoise(GenerationRequest r, Conditioning c, NoiseSource noise, float[] initLatents, StepListener listener,
-                           BooleanSupplier cancel) {
-        return denoise(Schedulers.byName(r.sampler(), schedulerConfig), r, c, noise, initLatents, listener, cancel);
-    }
-
-    /** {@link #denoise} with a scheduler the caller built (a diffusers scheduler_config.json of its own). */
-    public float[] denoise(Scheduler scheduler, GenerationRequest r, Conditioning c, NoiseSource noise, float[] initLatents,
-                           StepListener listener, BooleanSupplier cancel) {
+    /**
+     * The CFG loop for one image on the backend ({@link DeviceDenoisingLoop}): final latents NHWC (1, h/8, w/8, 4),
+     * in the caller's scope. {@code scheduler}: built from the request's sampler, or by the caller from a
+     * diffusers scheduler_config.json of its own.
+     */
+    public Tensor denoiseOnDevice(Scheduler scheduler, GenerationRequest r, Conditioning c, NoiseSource noise,
+                                  float[] initLatents, StepListener listener, BooleanSupplier cancel) {
         int[] shape = {1, unet.config().inChannels(), r.height() / 8, r.width() / 8};
         DenoisingLoop.Request req = DenoisingLoop.Request.txt2img(shape, c, scheduler, r.steps(), r.guidance(), noise);
         if (listener != null) req = req.withListener(listener);
         if (cancel != null) req = req.withCancel(cancel);
         if (initLatents != null) req = req.img2img(initLatents, r.strength());
-        return new DenoisingLoop(unet, backend).run(req);
+        return new DeviceDenoisingLoop(unet, backend).run(req);
+    }
+
+    /** {@link #denoiseOnDevice}, downloaded: final latents (1, 4, h/8, w/8) NCHW on the host. */
+    public float[] denoise(Scheduler scheduler, GenerationRequest r, Conditioning c, NoiseSource noise, float[] initLatents,
+                           StepListener listener, BooleanSupplier cancel) {
+        try (Backend.Scope s = backend.scope()) {
+            Tensor latents = denoiseOnDevice(scheduler, r, c, noise, initLatents, listener, cancel);
+            return backend.download(backend.nhwcToNchw(latents)).toFloatArray();
+        }
+    }
+
+    /**
+     * Latents NHWC on the backend → decoded pixels (1, 3, H, W) in about [-1, 1] on the host, checked for NaN/Inf:
+     * the one copy out of a generation. A VAE on another backend (SDXL's in bf16) gets the latents via the host.
+     */
+    public float[] decode(Tensor latents) {
+        if (vaeBackend != backend) {
+            int h = latents.dim(1), w = latents.dim(2);
+            return decode(backend.download(backend.nhwcToNchw(latents)).toFloatArray(), h, w);
+        }
+        try (Backend.Scope s = backend.scope()) {
+            Tensor image = vae.decode(backend.scale(latents, 1f / vae.scalingFactor()));
+            return checkFinite(backend.download(backend.nhwcToNchw(image)).toFloatArray());
+        }
     }
 
     /** Latents (NCHW) → decoded pixels (1, 3, H, W) in about [-1, 1], checked for NaN/Inf. */
@@ -144,6 +170,10 @@ public final class StableDiffusionPipeline {
             Tensor z = vaeBackend.nchwToNhwc(vaeBackend.upload(Tensor.of(scaled, Layout.NCHW, 1, channels, h, w)));
             pixels = vaeBackend.download(vaeBackend.nhwcToNchw(vae.decode(z))).toFloatArray();
         }
+        return checkFinite(pixels);
+    }
+
+    private static float[] checkFinite(float[] pixels) {
         int bad = 0;
         for (float v : pixels) if (!Float.isFinite(v)) bad++;
         if (bad > 0) {
