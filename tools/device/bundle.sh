@@ -64,8 +64,8 @@ mvn -B -q -ntp -Dstyle.color=never ${MVN_ARGS:-} -N org.apache.maven.plugins:mav
   -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_version" -DoutputDirectory="$PWD/$out/test" >&2
 cp build/native/libsdj_kernels.so "$out/native/"
 
-# The U-Net configs the benchmarks build from, and, for the side-by-side run, diffusers' source without its
-# pipelines (DIFFUSERS_SRC: a checkout of huggingface/diffusers, or its bare git folder): fetched for the run,
+# The U-Net configs the benchmarks build from, and, for the side-by-side run, diffusers' source, the
+# whole package (DIFFUSERS_SRC: a checkout of huggingface/diffusers, or its bare git folder): fetched for the run,
 # never committed; run.sh puts it on PYTHONPATH beside the GPU machine's PyTorch.
 mkdir -p "$out/configs"
 cp java/src/main/resources/dev/sdj/configs/sd15/unet/config.json "$out/configs/sd15-unet.json"
@@ -75,7 +75,6 @@ if [ -n "${DIFFUSERS_SRC:-}" ]; then
   dtmp=$(mktemp -d)
   if [ -d "$DIFFUSERS_SRC/src/diffusers" ]; then cp -r "$DIFFUSERS_SRC/src/diffusers" "$dtmp/"
   else git --git-dir="$DIFFUSERS_SRC" archive HEAD src/diffusers | tar -x -C "$dtmp" --strip-components=1; fi
-  rm -rf "$dtmp/diffusers/pipelines"/*/ 2>/dev/null || true
   find "$dtmp" -name '__pycache__' -prune -exec rm -rf {} +
   XZ_OPT=-9 tar -cJf "$out/diffusers.tar.xz" -C "$dtmp" diffusers
   rm -rf "$dtmp"
