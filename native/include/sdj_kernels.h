@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* The ABI version of this header; the Java side checks it before using any kernel. */
-#define SDJ_KERNELS_ABI_VERSION 2
+#define SDJ_KERNELS_ABI_VERSION 3
 SDJ_API int sdj_kernels_abi_version(void);
 
 /* Element type codes. */
@@ -108,6 +108,18 @@ SDJ_API int sdj_concat_channels(const void *a, const void *b, void *y, int64_t r
  * [sin, cos] (or [cos, sin] with flip), a zero column last when dim is odd. */
 SDJ_API int sdj_timestep_embedding(const float *t, void *y, int64_t n, int64_t dim, int flip_sin_to_cos,
                                    float shift, float scale, float max_period, int dtype, void *stream);
+
+/* ---- step-indexed ops: a sampling step captured once as a CUDA graph reads its step from device memory ---- */
+/* y[e] = sum_j coeffs[s * nbasis + j] * basis[j * n + e] for e < n, s = *step (a device int64); coeffs fp32
+ * (steps x nbasis), basis (nbasis x n) and y (n) in dtype; zero coefficients are skipped. */
+SDJ_API int sdj_lincomb_indexed(const float *coeffs, const int64_t *step, const void *basis, int64_t nbasis, int64_t n,
+                                void *y, int dtype, void *stream);
+/* y[0 .. n) = table[s * n .. s * n + n), s = *step. */
+SDJ_API int sdj_gather_indexed(const void *table, const int64_t *step, int64_t n, void *y, int dtype, void *stream);
+/* table[s * n .. s * n + n) = x[0 .. n), s = *step. */
+SDJ_API int sdj_scatter_indexed(const void *x, const int64_t *step, int64_t n, void *table, int dtype, void *stream);
+/* *counter += 1 (one thread). */
+SDJ_API int sdj_increment(int64_t *counter, void *stream);
 
 /* ---- checks ---- */
 /* Counts the non-finite (NaN or Inf) elements of x into *count (a device int64, overwritten). */

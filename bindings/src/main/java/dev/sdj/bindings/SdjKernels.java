@@ -22,7 +22,7 @@ import java.util.List;
 public final class SdjKernels {
     public static final String LIBRARY = CudaLibraries.Library.SDJ_KERNELS.fileName();
     /** Must equal SDJ_KERNELS_ABI_VERSION in sdj_kernels.h (the generated constant is checked against it too). */
-    public static final int ABI_VERSION = 2;
+    public static final int ABI_VERSION = 3;
 
     private final Path path;
 

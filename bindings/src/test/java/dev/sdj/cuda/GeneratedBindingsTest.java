@@ -34,7 +34,7 @@ class GeneratedBindingsTest {
         assertEquals(68, cublas_h.CUBLAS_COMPUTE_32F());
         assertEquals(9, cudnn_h.CUDNN_MAJOR());
         assertEquals(1, cudnn_h.CUDNN_TENSOR_NHWC());
-        assertEquals(2, sdj_kernels_h.SDJ_KERNELS_ABI_VERSION());
+        assertEquals(dev.sdj.bindings.SdjKernels.ABI_VERSION, sdj_kernels_h.SDJ_KERNELS_ABI_VERSION());
         assertTrue(cublasLt_h.CUBLASLT_EPILOGUE_GELU_BIAS() > 0);
     }
 

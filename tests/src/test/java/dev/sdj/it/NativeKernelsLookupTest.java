@@ -38,7 +38,7 @@ class NativeKernelsLookupTest {
         SdjKernels kernels = SdjKernels.load();
         assertTrue(kernels.path().toString().endsWith(SdjKernels.LIBRARY));
         assertEquals(SdjKernels.ABI_VERSION, kernels.abiVersion());
-        assertEquals(2, sdj_kernels_h.SDJ_KERNELS_ABI_VERSION());
+        assertEquals(SdjKernels.ABI_VERSION, sdj_kernels_h.SDJ_KERNELS_ABI_VERSION());
     }
 
     @Test
@@ -52,7 +52,8 @@ class NativeKernelsLookupTest {
                 "sdj_binary", "sdj_scale", "sdj_bias_add",
                 "sdj_group_norm", "sdj_layer_norm", "sdj_softmax",
                 "sdj_upsample_nearest", "sdj_pad2d", "sdj_concat_channels",
-                "sdj_timestep_embedding", "sdj_count_nonfinite");
+                "sdj_timestep_embedding", "sdj_count_nonfinite",
+                "sdj_lincomb_indexed", "sdj_gather_indexed", "sdj_scatter_indexed", "sdj_increment");
         assertEquals(header.stream().sorted().toList(), symbols);
         for (String s : symbols) assertNotEquals(MemorySegment.NULL, kernels.resolve(s), s);
     }
@@ -63,6 +64,13 @@ class NativeKernelsLookupTest {
         SdjKernels.load();
         // A non-null "device pointer" that is never dereferenced: every call below fails validation first.
         MemorySegment p = MemorySegment.ofAddress(256);
+
+        assertEquals(INVALID, sdj_kernels_h.sdj_lincomb_indexed(p, p, p, 3, -1, p, F32, NULL));
+        assertEquals(INVALID, sdj_kernels_h.sdj_lincomb_indexed(NULL, p, p, 3, 8, p, F32, NULL));
+        assertEquals(INVALID, sdj_kernels_h.sdj_lincomb_indexed(p, p, p, 3, 8, p, 9, NULL));
+        assertEquals(INVALID, sdj_kernels_h.sdj_gather_indexed(p, NULL, 8, p, F16, NULL));
+        assertEquals(INVALID, sdj_kernels_h.sdj_scatter_indexed(p, p, -8, p, F16, NULL));
+        assertEquals(INVALID, sdj_kernels_h.sdj_increment(NULL, NULL));
 
         assertEquals(INVALID, sdj_kernels_h.sdj_silu_f32(NULL, NULL, -1, NULL));
         assertEquals(INVALID, sdj_kernels_h.sdj_silu_f32(NULL, p, 4, NULL));

@@ -23,10 +23,10 @@ public class sdj_kernels_h extends sdj_kernels_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int SDJ_KERNELS_ABI_VERSION = (int)2L;
+    private static final int SDJ_KERNELS_ABI_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define SDJ_KERNELS_ABI_VERSION 2
+     * #define SDJ_KERNELS_ABI_VERSION 3
      * }
      */
     public static int SDJ_KERNELS_ABI_VERSION() {
@@ -1307,6 +1307,264 @@ public class sdj_kernels_h extends sdj_kernels_h$shared {
                 traceDowncall("sdj_timestep_embedding", t, y, n, dim, flip_sin_to_cos, shift, scale, max_period, dtype, stream);
             }
             return (int)mh$.invokeExact(t, y, n, dim, flip_sin_to_cos, shift, scale, max_period, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_lincomb_indexed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_lincomb_indexed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_lincomb_indexed(const float *coeffs, const int64_t *step, const void *basis, int64_t nbasis, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_lincomb_indexed$descriptor() {
+        return sdj_lincomb_indexed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_lincomb_indexed(const float *coeffs, const int64_t *step, const void *basis, int64_t nbasis, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_lincomb_indexed$handle() {
+        return sdj_lincomb_indexed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_lincomb_indexed(const float *coeffs, const int64_t *step, const void *basis, int64_t nbasis, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_lincomb_indexed$address() {
+        return sdj_lincomb_indexed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_lincomb_indexed(const float *coeffs, const int64_t *step, const void *basis, int64_t nbasis, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_lincomb_indexed(MemorySegment coeffs, MemorySegment step, MemorySegment basis, long nbasis, long n, MemorySegment y, int dtype, MemorySegment stream) {
+        var mh$ = sdj_lincomb_indexed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_lincomb_indexed", coeffs, step, basis, nbasis, n, y, dtype, stream);
+            }
+            return (int)mh$.invokeExact(coeffs, step, basis, nbasis, n, y, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_gather_indexed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_gather_indexed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_gather_indexed(const void *table, const int64_t *step, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_gather_indexed$descriptor() {
+        return sdj_gather_indexed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_gather_indexed(const void *table, const int64_t *step, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_gather_indexed$handle() {
+        return sdj_gather_indexed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_gather_indexed(const void *table, const int64_t *step, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_gather_indexed$address() {
+        return sdj_gather_indexed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_gather_indexed(const void *table, const int64_t *step, int64_t n, void *y, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_gather_indexed(MemorySegment table, MemorySegment step, long n, MemorySegment y, int dtype, MemorySegment stream) {
+        var mh$ = sdj_gather_indexed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_gather_indexed", table, step, n, y, dtype, stream);
+            }
+            return (int)mh$.invokeExact(table, step, n, y, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_scatter_indexed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_LONG,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_scatter_indexed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_scatter_indexed(const void *x, const int64_t *step, int64_t n, void *table, int dtype, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_scatter_indexed$descriptor() {
+        return sdj_scatter_indexed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_scatter_indexed(const void *x, const int64_t *step, int64_t n, void *table, int dtype, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_scatter_indexed$handle() {
+        return sdj_scatter_indexed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_scatter_indexed(const void *x, const int64_t *step, int64_t n, void *table, int dtype, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_scatter_indexed$address() {
+        return sdj_scatter_indexed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_scatter_indexed(const void *x, const int64_t *step, int64_t n, void *table, int dtype, void *stream)
+     * }
+     */
+    public static int sdj_scatter_indexed(MemorySegment x, MemorySegment step, long n, MemorySegment table, int dtype, MemorySegment stream) {
+        var mh$ = sdj_scatter_indexed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_scatter_indexed", x, step, n, table, dtype, stream);
+            }
+            return (int)mh$.invokeExact(x, step, n, table, dtype, stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sdj_increment {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            sdj_kernels_h.C_INT,
+            sdj_kernels_h.C_POINTER,
+            sdj_kernels_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sdj_increment");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int sdj_increment(int64_t *counter, void *stream)
+     * }
+     */
+    public static FunctionDescriptor sdj_increment$descriptor() {
+        return sdj_increment.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int sdj_increment(int64_t *counter, void *stream)
+     * }
+     */
+    public static MethodHandle sdj_increment$handle() {
+        return sdj_increment.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int sdj_increment(int64_t *counter, void *stream)
+     * }
+     */
+    public static MemorySegment sdj_increment$address() {
+        return sdj_increment.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int sdj_increment(int64_t *counter, void *stream)
+     * }
+     */
+    public static int sdj_increment(MemorySegment counter, MemorySegment stream) {
+        var mh$ = sdj_increment.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sdj_increment", counter, stream);
+            }
+            return (int)mh$.invokeExact(counter, stream);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
