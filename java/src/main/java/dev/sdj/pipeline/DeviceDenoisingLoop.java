@@ -1,6 +1,7 @@
 package dev.sdj.pipeline;
 
 import dev.sdj.backend.Backend;
+import dev.sdj.backend.StepIndexedOps;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
 import dev.sdj.model.AddedConditions;
@@ -17,17 +18,27 @@ import java.util.concurrent.CancellationException;
  * backend ops ({@link Backend#linearCombination}). Nothing returns to the host until the caller downloads or
  * decodes the result: the copies of a run are the noise, the init latents (img2img) and the timesteps in.
  *
- * <p>The same code drives the CPU backend, where the tests hold it to {@link DenoisingLoop} (which steps on host
+ * <p>On the GPU ({@link StepIndexedOps}) the coefficient rows and a step counter live on the device too: the
+ * first step runs op by op, the second is captured as a CUDA graph, and every later step replays that graph,
+ * reading its coefficients, timestep row and output slot from the counter. The same code drives the CPU backend, where the tests hold it to {@link DenoisingLoop} (which steps on host
  * arrays and records every step for the golden cases) for every scheduler. The step listener gets null latents:
  * fetching them would be the copy this loop exists to avoid.
  */
 public final class DeviceDenoisingLoop {
     private final UNet2DConditionModel unet;
     private final Backend b;
+    private final boolean graphs;
 
+    /** On a backend with {@link StepIndexedOps} (CUDA), steps after the first replay one captured CUDA graph. */
     public DeviceDenoisingLoop(UNet2DConditionModel unet, Backend backend) {
+        this(unet, backend, !"false".equals(System.getProperty("sdj.graphs")));
+    }
+
+    /** {@code graphs} false: every step runs op by op ({@code -Dsdj.graphs=false} sets it for the default). */
+    public DeviceDenoisingLoop(UNet2DConditionModel unet, Backend backend, boolean graphs) {
         this.unet = unet;
         this.b = backend;
+        this.graphs = graphs;
     }
 
     /**
@@ -59,32 +70,79 @@ public final class DeviceDenoisingLoop {
                         stack(c.addedUncond().timeIds(), c.addedCond().timeIds()))
                 : c.addedCond(), mb);
 
-        Tensor outputs = b.empty(Layout.NHWC, plan.calls() * batch, shape[2], shape[3], shape[1]);
+        // The basis in one buffer: noise draws and init latents first (plan order), then the model outputs in call
+        // order, so that call j writes entry (fixed + j) and a step-indexed op finds it from the step alone.
+        List<LinearPlan.Basis> order = new ArrayList<>();
+        for (LinearPlan.Basis e : plan.basis()) if (e.kind() != LinearPlan.Kind.MODEL_OUTPUT) order.add(e);
+        int fixed = order.size();
+        for (LinearPlan.Basis e : plan.basis()) if (e.kind() == LinearPlan.Kind.MODEL_OUTPUT) order.add(e);
+        int[] column = new int[order.size()];
+        for (int k = 0; k < order.size(); k++) column[k] = plan.basis().indexOf(order.get(k));
+        Tensor basisBuf = b.empty(Layout.NHWC, order.size() * batch, shape[2], shape[3], shape[1]);
         List<Tensor> basis = new ArrayList<>();
-        for (LinearPlan.Basis e : plan.basis()) {
-            basis.add(switch (e.kind()) {
-                case NOISE -> noise.narrowBatch(e.index() * batch, batch);
-                case INIT -> init;
-                case MODEL_OUTPUT -> outputs.narrowBatch(e.index() * batch, batch);
-            });
+        for (int k = 0; k < order.size(); k++) {
+            Tensor slot = basisBuf.narrowBatch(k * batch, batch);
+            LinearPlan.Basis e = order.get(k);
+            if (e.kind() == LinearPlan.Kind.NOISE) b.copy(noise.narrowBatch(e.index() * batch, batch), slot);
+            if (e.kind() == LinearPlan.Kind.INIT) b.copy(init, slot);
+            basis.add(slot);
         }
+        Tensor outputs = basisBuf.narrowBatch(fixed * batch, plan.calls() * batch);
+        float[][] rows = new float[plan.calls()][];
+        for (int j = 0; j < plan.calls(); j++) rows[j] = permute(plan.modelInput(j), column);
 
-        for (int j = 0; j < plan.calls(); j++) {
-            if (r.cancelled().getAsBoolean()) {
-                throw new CancellationException("cancelled before step " + (j + 1) + " of " + plan.calls());
+        StepIndexedOps indexed = graphs && b instanceof StepIndexedOps ops ? ops : null;
+        StepIndexedOps.StepTable table = indexed == null ? null : indexed.stepTable(rows);
+        StepIndexedOps.StepGraph graph = null;
+        try {
+            for (int j = 0; j < plan.calls(); j++) {
+                if (r.cancelled().getAsBoolean()) {
+                    throw new CancellationException("cancelled before step " + (j + 1) + " of " + plan.calls());
+                }
+                if (indexed == null) {
+                    int call = j;
+                    step(() -> b.linearCombination(rows[call], basis), timeProj.narrowBatch(j * mb, mb), context, added, r,
+                            batch, cfg, guided -> b.copy(guided, outputs.narrowBatch(call * batch, batch)));
+                } else {
+                    // Step 0 runs eagerly (cuDNN picks its algorithms, the arena settles); step 1 is captured and
+                    // every step from then on replays it, the step counter telling each replay where it is.
+                    Runnable body = () -> {
+                        step(() -> indexed.linearCombinationAt(table, basisBuf, batch), indexed.rowsAt(table, timeProj, mb),
+                                context, added, r, batch, cfg, guided -> indexed.copyToRowsAt(table, guided, outputs));
+                        indexed.advance(table);
+                    };
+                    if (j == 0) body.run();
+                    else {
+                        if (graph == null) graph = indexed.capture(body);
+                        graph.launch();
+                    }
+                }
+                if (r.listener() != null) r.listener().onStep(j, plan.calls(), plan.timestep(j), null);
             }
-            try (Backend.Scope step = b.scope()) {
-                Tensor x = b.linearCombination(plan.modelInput(j), basis);
-                Tensor out = unet.forward(cfg ? stack(x, x) : x, timeProj.narrowBatch(j * mb, mb), context, added);
-                Tensor guided = cfg
-                        ? b.linearCombination(new float[] {1f - r.guidance(), r.guidance()},
-                                List.of(out.narrowBatch(0, batch), out.narrowBatch(batch, batch)))
-                        : out;
-                b.copy(guided, outputs.narrowBatch(j * batch, batch));
-            }
-            if (r.listener() != null) r.listener().onStep(j, plan.calls(), plan.timestep(j), null);
+        } finally {
+            if (graph != null) graph.close();
         }
-        return b.linearCombination(plan.finalLatents(), basis);
+        return b.linearCombination(permute(plan.finalLatents(), column), basis);
+    }
+
+    /** One step: the model input, CFG's batch, the U-Net, guidance, and the guided output stored. */
+    private void step(java.util.function.Supplier<Tensor> input, Tensor timeProj, Tensor context, Tensor added,
+                      DenoisingLoop.Request r, int batch, boolean cfg, java.util.function.Consumer<Tensor> store) {
+        try (Backend.Scope step = b.scope()) {
+            Tensor x = input.get();
+            Tensor out = unet.forward(cfg ? stack(x, x) : x, timeProj, context, added);
+            Tensor guided = cfg
+                    ? b.linearCombination(new float[] {1f - r.guidance(), r.guidance()},
+                            List.of(out.narrowBatch(0, batch), out.narrowBatch(batch, batch)))
+                    : out;
+            store.accept(guided);
+        }
+    }
+
+    private static float[] permute(float[] coefficients, int[] column) {
+        float[] out = new float[column.length];
+        for (int k = 0; k < column.length; k++) out[k] = coefficients[column[k]];
+        return out;
     }
 
     /** a and b stacked along the batch dim, on the backend. */

@@ -66,8 +66,13 @@ class DeviceDenoisingLoopTest {
     }
 
     private static float[] device(Backend b, DenoisingLoop.Request r) {
+        return device(b, r, true);
+    }
+
+    /** graphs: the step-indexed path (captured once, replayed) the GPU takes; else op by op with host coefficients. */
+    private static float[] device(Backend b, DenoisingLoop.Request r, boolean graphs) {
         try (Backend.Scope s = b.scope()) {
-            return b.download(b.nhwcToNchw(new DeviceDenoisingLoop(unet, b).run(r))).toFloatArray();
+            return b.download(b.nhwcToNchw(new DeviceDenoisingLoop(unet, b, graphs).run(r))).toFloatArray();
         }
     }
 
@@ -81,6 +86,8 @@ class DeviceDenoisingLoopTest {
             for (float g : new float[] {7.5f, 1f}) {
                 float[] host = new DenoisingLoop(unet, CPU).run(request(sampler, g, in, 3));
                 float[] dev = device(CPU, request(sampler, g, in, 3));
+                float[] plain = device(CPU, request(sampler, g, in, 3), false);
+                assertTrue(java.util.Arrays.equals(dev, plain), sampler + ": the captured-step path and the op-by-op path differ");
                 double max = 0, ref = 0;
                 for (int i = 0; i < host.length; i++) {
                     assertTrue(Float.isFinite(dev[i]), sampler + ": non-finite latent");

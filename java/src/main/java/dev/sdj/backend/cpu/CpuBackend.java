@@ -40,7 +40,7 @@ import java.lang.foreign.MemorySegment;
  * {@link Conv2d} for the matrix work, {@link CpuNorms}, {@link CpuActivations},
  * {@link CpuAttention} and {@link CpuElementwise} for the rest; the layout ops are plain loops here.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend implements Backend, dev.sdj.backend.StepIndexedOps {
 
     /** Weights (conv2d and linear) in the GEMM's packed B layout, packed on first use. */
     private final PackedWeights packedWeights = new PackedWeights();
@@ -350,6 +350,78 @@ public final class CpuBackend implements Backend {
             else src[dst] = Math.min((int) Math.floor(dst * scale), in - 1);
         }
         return src;
+    }
+
+    // ---- step-indexed ops: the CPU twin of the GPU's graph-captured step (a host counter; capture records the step) ----
+
+    private static final class HostStepTable implements StepTable {
+        final float[][] rows;
+        int step;
+
+        HostStepTable(float[][] rows) {
+            this.rows = rows;
+        }
+    }
+
+    private static HostStepTable host(StepTable t) {
+        if (t instanceof HostStepTable h) return h;
+        throw new IllegalArgumentException("a step table of another backend");
+    }
+
+    @Override
+    public StepTable stepTable(float[][] coefficientRows) {
+        float[][] copy = new float[coefficientRows.length][];
+        for (int i = 0; i < copy.length; i++) copy[i] = coefficientRows[i].clone();
+        return new HostStepTable(copy);
+    }
+
+    @Override
+    public Tensor linearCombinationAt(StepTable t, Tensor basis, int batch) {
+        HostStepTable h = host(t);
+        float[] c = h.rows[h.step];
+        if (batch < 1 || basis.dim(0) != c.length * batch) {
+            throw error("linearCombinationAt", "basis " + dims(basis) + " is not " + c.length + " entries of batch " + batch);
+        }
+        java.util.List<Tensor> terms = new java.util.ArrayList<>();
+        for (int k = 0; k < c.length; k++) terms.add(basis.narrowBatch(k * batch, batch));
+        return linearCombination(c, terms);
+    }
+
+    @Override
+    public Tensor rowsAt(StepTable t, Tensor rows, int rowsPerStep) {
+        HostStepTable h = host(t);
+        if (rowsPerStep < 1 || rows.dim(0) != h.rows.length * rowsPerStep) {
+            throw error("rowsAt", "rows " + dims(rows) + " are not " + h.rows.length + " steps of " + rowsPerStep);
+        }
+        Tensor view = rows.narrowBatch(h.step * rowsPerStep, rowsPerStep);
+        Tensor y = empty(rows.layout(), view.shape());
+        copy(view, y);
+        return y;
+    }
+
+    @Override
+    public void copyToRowsAt(StepTable t, Tensor src, Tensor rows) {
+        HostStepTable h = host(t);
+        copy(src, rows.narrowBatch(h.step * src.dim(0), src.dim(0)));
+    }
+
+    @Override
+    public void advance(StepTable t) {
+        host(t).step++;
+    }
+
+    /** Nothing runs now; each launch runs the step again, as a graph replay would. */
+    @Override
+    public StepGraph capture(Runnable step) {
+        return new StepGraph() {
+            @Override
+            public void launch() {
+                step.run();
+            }
+
+            @Override
+            public void close() {}
+        };
     }
 
     @Override

@@ -44,7 +44,7 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Not thread-safe: one backend per thread (it owns one stream and one cuBLAS and cuDNN handle).
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, dev.sdj.backend.StepIndexedOps {
     private final DType dtype;
     private final DataType type;
     private final CudaDevice device;
@@ -55,6 +55,8 @@ public final class CudaBackend implements Backend {
     private final ConvPlans convPlans;
     private DeviceBuffer workspace;
     private DeviceBuffer staging;
+    /** cuBLAS's own workspace, so that it never allocates inside a graph capture. */
+    private final DeviceBuffer blasWorkspace;
     private final Arena hostScalars = Arena.ofShared();
     private final MemorySegment alpha = hostScalars.allocate(ValueLayout.JAVA_FLOAT);
     private final MemorySegment beta = hostScalars.allocate(ValueLayout.JAVA_FLOAT);
@@ -86,6 +88,8 @@ public final class CudaBackend implements Backend {
         this.stream = s;
         this.blas = b;
         this.convPlans = new ConvPlans(type);
+        this.blasWorkspace = DeviceBuffer.allocate(32L << 20);
+        blas.setWorkspace(blasWorkspace);
     }
 
     public DType dtype() {
@@ -671,6 +675,93 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    // ---- step-indexed ops (a graph-captured sampling step) ----
+
+    private record DeviceStepTable(long coefficients, long counter, int steps, int basis) implements StepTable {}
+
+    @Override
+    public StepTable stepTable(float[][] rows) {
+        int steps = rows.length, nb = steps == 0 ? 0 : rows[0].length;
+        float[] flat = new float[steps * nb];
+        for (int i = 0; i < steps; i++) {
+            if (rows[i].length != nb) throw error("stepTable", "rows of " + rows[i].length + " and " + nb + " coefficients");
+            System.arraycopy(rows[i], 0, flat, i * nb, nb);
+        }
+        long coefficients = memory.allocate(4L * Math.max(1, flat.length)), counter = memory.allocate(8);
+        copyIn(MemorySegment.ofArray(flat), coefficients, 4L * flat.length);
+        Cuda.check(cudart_h.cudaMemsetAsync(MemorySegment.ofAddress(counter), 0, 8, stream.handle()), "cudaMemsetAsync(step counter)");
+        return new DeviceStepTable(coefficients, counter, steps, nb);
+    }
+
+    private static DeviceStepTable table(StepTable t) {
+        if (t instanceof DeviceStepTable d) return d;
+        throw new IllegalArgumentException("a step table of another backend");
+    }
+
+    @Override
+    public Tensor linearCombinationAt(StepTable t, Tensor basis, int batch) {
+        DeviceStepTable d = table(t);
+        requireDevice("linearCombinationAt", "basis", basis, dtype);
+        if (batch < 1 || basis.dim(0) != d.basis() * batch) {
+            throw error("linearCombinationAt", "basis " + dims(basis) + " is not " + d.basis() + " entries of batch " + batch);
+        }
+        int[] shape = basis.shape();
+        shape[0] = batch;
+        Tensor y = alloc(basis.layout(), shape);
+        launched(sdj_kernels_h.sdj_lincomb_indexed(MemorySegment.ofAddress(d.coefficients()), MemorySegment.ofAddress(d.counter()),
+                basis.data(), d.basis(), y.numel(), y.data(), code(), stream.handle()), "sdj_lincomb_indexed(" + dims(basis) + ")");
+        return y;
+    }
+
+    @Override
+    public Tensor rowsAt(StepTable t, Tensor rows, int rowsPerStep) {
+        DeviceStepTable d = table(t);
+        requireDevice("rowsAt", "rows", rows, dtype);
+        if (rowsPerStep < 1 || rows.dim(0) != d.steps() * rowsPerStep) {
+            throw error("rowsAt", "rows " + dims(rows) + " are not " + d.steps() + " steps of " + rowsPerStep);
+        }
+        int[] shape = rows.shape();
+        shape[0] = rowsPerStep;
+        Tensor y = alloc(rows.layout(), shape);
+        launched(sdj_kernels_h.sdj_gather_indexed(rows.data(), MemorySegment.ofAddress(d.counter()), y.numel(), y.data(), code(),
+                stream.handle()), "sdj_gather_indexed(" + dims(rows) + ")");
+        return y;
+    }
+
+    @Override
+    public void copyToRowsAt(StepTable t, Tensor src, Tensor rows) {
+        DeviceStepTable d = table(t);
+        requireDevice("copyToRowsAt", "src", src, dtype);
+        requireDevice("copyToRowsAt", "rows", rows, dtype);
+        if (rows.dim(0) != d.steps() * src.dim(0) || rows.numel() != (long) d.steps() * src.numel()) {
+            throw error("copyToRowsAt", "rows " + dims(rows) + " are not " + d.steps() + " steps of " + dims(src));
+        }
+        launched(sdj_kernels_h.sdj_scatter_indexed(src.data(), MemorySegment.ofAddress(d.counter()), src.numel(), rows.data(), code(),
+                stream.handle()), "sdj_scatter_indexed(" + dims(src) + ")");
+    }
+
+    @Override
+    public void advance(StepTable t) {
+        launched(sdj_kernels_h.sdj_increment(MemorySegment.ofAddress(table(t).counter()), stream.handle()), "sdj_increment");
+    }
+
+    @Override
+    public StepGraph capture(Runnable step) {
+        dev.sdj.cuda.CudaGraph graph = dev.sdj.cuda.CudaGraph.capture(stream, step);
+        graph.upload(stream);
+        return new StepGraph() {
+            @Override
+            public void launch() {
+                graph.launch(stream);
+            }
+
+            @Override
+            public void close() {
+                graph.close();
+            }
+        };
+    }
+
     /** Waits for all queued work and reports an asynchronous error of it. */
     public void synchronize() {
         stream.synchronize();
@@ -689,6 +780,7 @@ public final class CudaBackend implements Backend {
             if (staging != null) staging.close();
             dnn.close();
             blas.close();
+            blasWorkspace.close();
             stream.close();
             hostScalars.close();
         }
