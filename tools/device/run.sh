@@ -188,7 +188,7 @@ fi
 bench_pair() {
   local m=$1 size=$2
   stage "bench-$m" "$3" key_bench "$B" -- "${SDJ[@]}" bench --backend cuda --dtype fp16 \
-    --model "$m" --height "$size" --width "$size" --batch 1 --steps 20 --warmup 3
+    --model "$m" --height "$size" --width "$size" --batch 1 --steps 20 --warmup 3 --loop 20
   if [ -z "$dsrc" ]; then
     SUMMARY+=("$(printf '%-17s %-8s %6s  %s' "diffusers-$m" SKIP 0 "no diffusers.tar.xz in the bundle (DIFFUSERS_SRC) or no python3")")
     return

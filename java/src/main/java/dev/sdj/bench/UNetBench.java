@@ -1,6 +1,12 @@
 package dev.sdj.bench;
 
 import dev.sdj.backend.Backend;
+import dev.sdj.sched.Schedulers;
+import dev.sdj.sched.SchedulerConfig;
+import dev.sdj.rng.Rngs;
+import dev.sdj.pipeline.DeviceDenoisingLoop;
+import dev.sdj.pipeline.DenoisingLoop;
+import dev.sdj.pipeline.Conditioning;
 import dev.sdj.backend.Backends;
 import dev.sdj.backend.CountingBackend;
 import dev.sdj.backend.cpu.CpuBackend;
@@ -52,10 +58,15 @@ public final class UNetBench {
      * {@code dtype}: the backend's compute dtype (fp16, bf16, fp32; null: the backend's default).
      */
     public record Options(String model, int height, int width, int batch, int steps, int warmup, String backend, String dtype,
-                          long seed, boolean profile) {
+                          long seed, boolean profile, int loopSteps) {
         public Options(String model, int height, int width, int batch, int steps, int warmup, String backend, long seed,
                        boolean profile) {
-            this(model, height, width, batch, steps, warmup, backend, null, seed, profile);
+            this(model, height, width, batch, steps, warmup, backend, null, seed, profile, 0);
+        }
+
+        public Options(String model, int height, int width, int batch, int steps, int warmup, String backend, String dtype,
+                       long seed, boolean profile) {
+            this(model, height, width, batch, steps, warmup, backend, dtype, seed, profile, 0);
         }
 
         public Options {
@@ -222,6 +233,7 @@ public final class UNetBench {
             }
             String usage = memoryUsage(base);
             if (usage != null) out.printf(Locale.ROOT, "              backend: %s%n", usage);
+            if (o.loopSteps() > 0) loop(o, unet, base, ehs, added, out, progress);
             if (o.profile()) {
                 out.println();
                 out.printf(Locale.ROOT, "profile (per step, averaged over the %d timed steps; time inside backend ops %.1f ms/step):%n",
@@ -231,6 +243,39 @@ public final class UNetBench {
             out.flush();
             return r;
         }
+    }
+
+    /**
+     * A whole sampling loop of {@code o.loopSteps()} Euler a steps with CFG on {@link DeviceDenoisingLoop}, twice: the
+     * first run includes planning and (on CUDA) capturing the step graph, the second only replays it. Latents stay on
+     * the device; the one download at the end makes the clock wait for the GPU.
+     */
+    private static void loop(Options o, UNet2DConditionModel unet, Backend base, Tensor ehs, AddedConditions added,
+                             PrintWriter out, PrintWriter progress) {
+        int b = o.batch();
+        Conditioning cond = added == null
+                ? Conditioning.of(ehs.narrowBatch(b, b), ehs.narrowBatch(0, b))
+                : new Conditioning(ehs.narrowBatch(b, b), ehs.narrowBatch(0, b),
+                        new AddedConditions(added.textEmbeds().narrowBatch(b, b), added.timeIds().narrowBatch(b, b)),
+                        new AddedConditions(added.textEmbeds().narrowBatch(0, b), added.timeIds().narrowBatch(0, b)));
+        int[] shape = {b, unet.config().inChannels(), o.height() / 8, o.width() / 8};
+        double[] ms = new double[2];
+        for (int run = 0; run < 2; run++) {
+            DenoisingLoop.Request r = DenoisingLoop.Request.txt2img(shape, cond,
+                    Schedulers.byName("euler_a", SchedulerConfig.sd15()), o.loopSteps(), 7.5f, Rngs.byName("torch-cpu", o.seed()));
+            long t0 = System.nanoTime();
+            try (Backend.Scope s = base.scope()) {
+                base.download(new DeviceDenoisingLoop(unet, base).run(r));
+            }
+            ms[run] = (System.nanoTime() - t0) / 1e6;
+            progress.printf(Locale.ROOT, "loop %d/2: %.1f ms%n", run + 1, ms[run]);
+            progress.flush();
+        }
+        out.printf(Locale.ROOT, "loop:         %d Euler a steps with CFG, latents on the device%s: first %.1f ms (plan%s), then %.1f ms = %.2f ms/step%n",
+                o.loopSteps(), base instanceof dev.sdj.backend.StepIndexedOps && !"false".equals(System.getProperty("sdj.graphs"))
+                        ? ", steps 2.. replaying one captured step" : "",
+                ms[0], base instanceof dev.sdj.backend.cuda.CudaBackend ? " and graph capture included" : " included",
+                ms[1], ms[1] / o.loopSteps());
     }
 
     /** The same on print streams (e.g. System.out for the report, System.err for progress). */

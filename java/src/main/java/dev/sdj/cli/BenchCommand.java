@@ -58,6 +58,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "seed of the random weights and inputs; default ${DEFAULT-VALUE}")
     long seed;
 
+    @Option(names = "--loop", paramLabel = "STEPS", defaultValue = "0",
+            description = "also time a whole sampling loop of STEPS Euler a steps with CFG, latents on the device (CUDA: "
+                    + "one step captured as a CUDA graph and replayed), twice: first run and warm run; default off")
+    int loop;
+
     @Option(names = "--profile", description = "also time every backend op: ms per step by op kind and the slowest ops by shape")
     boolean profile;
 
@@ -72,7 +77,7 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (info) return info(out);
-        UNetBench.Options o = new UNetBench.Options(model, height, width, batch, steps, warmup, backend, dtype, seed, profile);
+        UNetBench.Options o = new UNetBench.Options(model, height, width, batch, steps, warmup, backend, dtype, seed, profile, loop);
         try (Backend b = openBackend(backend, dtype)) {
             UNetBench.run(o, b, out, err);
         }
