@@ -36,6 +36,11 @@ public interface StepIndexedOps {
     /** step += 1, on the device, in stream order. */
     void advance(StepTable table);
 
-    /** Captures what {@code step} enqueues as a graph; nothing runs until {@link StepGraph#launch}. */
-    StepGraph capture(Runnable step);
+    /**
+     * Captures what {@code step} enqueues as a graph; nothing runs until {@link StepGraph#launch}. {@code key}
+     * names everything the step reads and writes outside its own temporaries (shapes and the addresses of its
+     * inputs and outputs): a backend may keep the graph under it and hand it out again when the key and its own
+     * memory layout match, so that later runs of the same shape skip the capture. Null: capture afresh.
+     */
+    StepGraph capture(Object key, Runnable step);
 }

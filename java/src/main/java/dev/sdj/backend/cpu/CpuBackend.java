@@ -412,7 +412,7 @@ public final class CpuBackend implements Backend, dev.sdj.backend.StepIndexedOps
 
     /** Nothing runs now; each launch runs the step again, as a graph replay would. */
     @Override
-    public StepGraph capture(Runnable step) {
+    public StepGraph capture(Object key, Runnable step) {
         return new StepGraph() {
             @Override
             public void launch() {

@@ -745,10 +745,48 @@ public final class CudaBackend implements Backend, dev.sdj.backend.StepIndexedOp
         launched(sdj_kernels_h.sdj_increment(MemorySegment.ofAddress(table(t).counter()), stream.handle()), "sdj_increment");
     }
 
+    /** Captured steps by key and arena position; cleared when the arena moves. Bounded: a service sees few shapes. */
+    private final java.util.LinkedHashMap<java.util.List<Object>, dev.sdj.cuda.CudaGraph> graphs = new java.util.LinkedHashMap<>();
+    private static final int MAX_GRAPHS = 8;
+
     @Override
-    public StepGraph capture(Runnable step) {
+    public StepGraph capture(Object key, Runnable step) {
+        java.util.List<Long> position = memory.position();
+        if (key == null || position == null) {
+            dev.sdj.cuda.CudaGraph graph = captureNow(step);
+            return stepGraph(graph, true);
+        }
+        graphs.keySet().removeIf(k -> !((java.util.List<?>) k.get(1)).get(0).equals(position.get(0))); // an older arena
+        java.util.List<Object> k = java.util.List.of(key, position);
+        dev.sdj.cuda.CudaGraph graph = graphs.get(k);
+        if (graph == null) {
+            graph = captureNow(step);
+            graphs.put(k, graph);
+            if (graphs.size() > MAX_GRAPHS) {
+                var eldest = graphs.entrySet().iterator().next();
+                eldest.getValue().close();
+                graphs.remove(eldest.getKey());
+            }
+        } else {
+            cachedGraphHits++;
+        }
+        return stepGraph(graph, false);
+    }
+
+    private long cachedGraphHits;
+
+    /** How many runs replayed a step graph captured by an earlier run (for benchmarks and tests). */
+    public long cachedGraphHits() {
+        return cachedGraphHits;
+    }
+
+    private dev.sdj.cuda.CudaGraph captureNow(Runnable step) {
         dev.sdj.cuda.CudaGraph graph = dev.sdj.cuda.CudaGraph.capture(stream, step);
         graph.upload(stream);
+        return graph;
+    }
+
+    private StepGraph stepGraph(dev.sdj.cuda.CudaGraph graph, boolean owned) {
         return new StepGraph() {
             @Override
             public void launch() {
@@ -757,7 +795,7 @@ public final class CudaBackend implements Backend, dev.sdj.backend.StepIndexedOp
 
             @Override
             public void close() {
-                graph.close();
+                if (owned) graph.close();
             }
         };
     }
@@ -774,6 +812,8 @@ public final class CudaBackend implements Backend, dev.sdj.backend.StepIndexedOp
         try {
             stream.synchronize();
         } finally {
+            for (dev.sdj.cuda.CudaGraph g : graphs.values()) g.close();
+            graphs.clear();
             convPlans.close();
             memory.close();
             if (workspace != null) workspace.close();

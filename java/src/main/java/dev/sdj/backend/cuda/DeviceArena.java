@@ -34,6 +34,8 @@ final class DeviceArena implements AutoCloseable {
     private long highWater;
     private long persistentBytes;
     private boolean closed;
+    /** Counts arena reallocations: addresses handed out before one are not reused after it. */
+    private long epoch;
 
     /** The device address of {@code bytes} fresh bytes (contents undefined). */
     synchronized long allocate(long bytes) {
@@ -77,8 +79,19 @@ final class DeviceArena implements AutoCloseable {
             pool.clear();
             if (arena != null) arena.close();
             arena = null;
+            epoch++;
             arena = DeviceBuffer.allocate((highWater + GROW - 1) / GROW * GROW);
         }
+    }
+
+    /**
+     * Where the next scoped allocation would go, as a key a cached CUDA graph can be checked against: the same key
+     * means the same addresses for the same sequence of allocations. Null when that does not hold: outside a
+     * scope, or while overflow buffers (first steps, before the arena has grown) are in use.
+     */
+    synchronized java.util.List<Long> position() {
+        if (frames.isEmpty() || overflowBytes > 0 || arena == null) return null;
+        return java.util.List.of(epoch, arena.pointer().address(), top);
     }
 
     /** The smallest pooled buffer that holds {@code size} bytes, or a new one. */
