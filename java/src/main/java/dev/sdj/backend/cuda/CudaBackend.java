@@ -76,20 +76,26 @@ public final class CudaBackend implements Backend, dev.sdj.backend.StepIndexedOp
         SdjKernels.load();
         CudaStream s = null;
         Cublas b = null;
+        Cudnn d = null;
+        DeviceBuffer ws = null;
         try {
             s = CudaStream.create();
             b = Cublas.create(s);
-            this.dnn = Cudnn.create(s);
+            d = Cudnn.create(s);
+            ws = DeviceBuffer.allocate(32L << 20);
+            b.setWorkspace(ws);
         } catch (RuntimeException e) {
+            if (ws != null) ws.close();
+            if (d != null) d.close();
             if (b != null) b.close();
             if (s != null) s.close();
             throw e;
         }
         this.stream = s;
         this.blas = b;
+        this.dnn = d;
+        this.blasWorkspace = ws;
         this.convPlans = new ConvPlans(type);
-        this.blasWorkspace = DeviceBuffer.allocate(32L << 20);
-        blas.setWorkspace(blasWorkspace);
     }
 
     public DType dtype() {
