@@ -100,11 +100,12 @@ public final class Cuda {
         return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
     }
 
-    interface IntCall {
+    /** A library call that writes its result through {@code out} and returns its status. */
+    interface OutCall {
         int call(MemorySegment out);
     }
 
-    static int readInt(String name, IntCall c) {
+    static int readInt(String name, OutCall c) {
         load();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
@@ -113,12 +114,8 @@ public final class Cuda {
         }
     }
 
-    interface PointerCall {
-        int call(MemorySegment out);
-    }
-
     /** Calls a create function that writes a handle through {@code out} and returns the handle. */
-    static MemorySegment createHandle(String name, PointerCall c, StatusChecker checker) {
+    static MemorySegment createHandle(String name, OutCall c, StatusChecker checker) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             checker.check(c.call(out), name);

@@ -245,7 +245,7 @@ public final class Cudnn extends OwnedHandle {
         }
     }
 
-    private static MemorySegment create(String call, Cuda.PointerCall c) {
+    private static MemorySegment create(String call, Cuda.OutCall c) {
         load();
         return Cuda.createHandle(call, c, Cudnn::check);
     }

@@ -118,7 +118,7 @@ public final class GenerateCommand implements Callable<Integer> {
             Duration load = Duration.ofNanos(System.nanoTime() - t0);
             GenerationRequest r = GenerationRequest.of(prompt).withNegativePrompt(negativePrompt).withSteps(steps)
                     .withSampler(sampler).withSeed(seed).withSize(width, height).withBatch(batch).withClipSkip(clipSkip)
-                    .withRng(rng).withSyntax(TextConditioner.Syntax.valueOf(syntax.toUpperCase(Locale.ROOT)));
+                    .withRng(rng).withSyntax(syntax(syntax));
             if (cfg != null) r = r.withGuidance(cfg);
             if (initImage != null) r = r.withInitImage(Images.read(initImage), strength);
             r = sd.resolve(r);
@@ -137,6 +137,13 @@ public final class GenerateCommand implements Callable<Integer> {
             err.println(sb);
         }
         return 0;
+    }
+
+    private static TextConditioner.Syntax syntax(String name) {
+        for (TextConditioner.Syntax s : TextConditioner.Syntax.values()) {
+            if (s.name().equalsIgnoreCase(name)) return s;
+        }
+        throw new IllegalArgumentException("--syntax " + name + ": choose a1111 or diffusers");
     }
 
     private static void progress(PrintWriter err, int step, int of) {

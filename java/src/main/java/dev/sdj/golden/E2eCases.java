@@ -113,13 +113,13 @@ final class E2eCases {
         return out;
     }
 
-    private static Path modelPath(GoldenCase c, String role) {
+    static Path modelPath(GoldenCase c, String role) {
         JsonNode models = c.json().get("models");
         if (models == null || models.get(role) == null) throw new GoldenFormatException("the case has no models." + role);
         return c.dir().resolve(models.get(role).asText());
     }
 
-    private static String text(GoldenCase c, String field) {
+    static String text(GoldenCase c, String field) {
         JsonNode n = c.json().get(field);
         if (n == null || !n.isTextual()) throw new GoldenFormatException("the case has no \"" + field + "\"");
         return n.asText();

@@ -1,8 +1,6 @@
 package dev.sdj.golden;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.sdj.backend.Backend;
-import dev.sdj.core.DType;
 import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
 import dev.sdj.image.Images;
@@ -23,7 +21,6 @@ import dev.sdj.sched.Schedulers;
 import dev.sdj.text.ClipTokenizer;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -39,12 +36,12 @@ final class PipelineCases {
     private PipelineCases() {}
 
     static Map<String, Tensor> run(GoldenCase c, Backend b, ModelCache models) throws IOException {
-        ClipTokenizer tokenizer = ClipTokenizer.fromBpeFile(modelPath(c, "tokenizer"));
-        CLIPTextModel textEncoder = models.get(modelPath(c, "text_encoder"), CLIPTextModel.class, CLIPTextModel::load);
-        UNet2DConditionModel unet = models.get(modelPath(c, "unet"), UNet2DConditionModel.class, UNet2DConditionModel::load);
-        AutoencoderKL vae = models.get(modelPath(c, "vae"), AutoencoderKL.class, AutoencoderKL::load);
-        Scheduler scheduler = Schedulers.create(text(c, "scheduler_class"),
-                SchedulerConfig.read(c.dir().resolve(text(c, "scheduler_config"))));
+        ClipTokenizer tokenizer = ClipTokenizer.fromBpeFile(E2eCases.modelPath(c, "tokenizer"));
+        CLIPTextModel textEncoder = models.get(E2eCases.modelPath(c, "text_encoder"), CLIPTextModel.class, CLIPTextModel::load);
+        UNet2DConditionModel unet = models.get(E2eCases.modelPath(c, "unet"), UNet2DConditionModel.class, UNet2DConditionModel::load);
+        AutoencoderKL vae = models.get(E2eCases.modelPath(c, "vae"), AutoencoderKL.class, AutoencoderKL::load);
+        Scheduler scheduler = Schedulers.create(E2eCases.text(c, "scheduler_class"),
+                SchedulerConfig.read(c.dir().resolve(E2eCases.text(c, "scheduler_config"))));
         TextConditioner text = new TextConditioner(Family.SD1, tokenizer, textEncoder, null, b);
         StableDiffusionPipeline pipeline = new StableDiffusionPipeline(Family.SD1, text, unet, vae, b, b,
                 SchedulerConfig.sd15(), null);
@@ -90,18 +87,6 @@ final class PipelineCases {
     private static Tensor ids(int[] ids) {
         float[] v = new float[ids.length];
         for (int i = 0; i < ids.length; i++) v[i] = ids[i];
-        return Tensor.of(v, 1, ids.length).to(DType.F32);
-    }
-
-    private static Path modelPath(GoldenCase c, String role) {
-        JsonNode models = c.json().get("models");
-        if (models == null || models.get(role) == null) throw new GoldenFormatException("the case has no models." + role);
-        return c.dir().resolve(models.get(role).asText());
-    }
-
-    private static String text(GoldenCase c, String field) {
-        JsonNode n = c.json().get(field);
-        if (n == null || !n.isTextual()) throw new GoldenFormatException("the case has no \"" + field + "\"");
-        return n.asText();
+        return Tensor.of(v, 1, ids.length);
     }
 }

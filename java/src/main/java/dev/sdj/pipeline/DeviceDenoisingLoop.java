@@ -117,7 +117,7 @@ public final class DeviceDenoisingLoop {
                             // What the step reads and writes beyond its temporaries: same key, same graph.
                             List<Object> key = List.of(java.util.Arrays.asList(shape[0], shape[1], shape[2], shape[3]), cfg,
                                     r.guidance(), plan.calls(), order.size(), unet, address(basisBuf), address(timeProj),
-                                    address(context), added == null ? 0L : address(added), tableKey(table));
+                                    address(context), added == null ? 0L : address(added), table);
                             graph = indexed.capture(key, body);
                         }
                         graph.launch();
@@ -147,11 +147,6 @@ public final class DeviceDenoisingLoop {
 
     private static long address(Tensor t) {
         return t.data().address();
-    }
-
-    /** A step table's identity for a graph key (its device addresses, or the object on the CPU). */
-    private static Object tableKey(StepIndexedOps.StepTable table) {
-        return table.toString();
     }
 
     private static float[] permute(float[] coefficients, int[] column) {

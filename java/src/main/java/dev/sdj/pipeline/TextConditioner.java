@@ -55,11 +55,11 @@ public final class TextConditioner {
     /** The conditioning of one prompt pair for a height × width image. */
     public Conditioning encode(String prompt, String negativePrompt, Syntax syntax, int clipSkip, int height, int width) {
         List<PromptChunks.Chunk> c1 = chunks(prompt, syntax, padOf(true)), u1 = chunks(negativePrompt, syntax, padOf(true));
-        List<PromptChunks.Chunk> c2 = chunks(prompt, syntax, padOf(false)), u2 = chunks(negativePrompt, syntax, padOf(false));
+        List<PromptChunks.Chunk> c2 = secondChunks(prompt, syntax), u2 = secondChunks(negativePrompt, syntax);
         int k = Math.max(c1.size(), u1.size());
         Encoded cond = encode(pad(c1, k, true), pad(c2, k, false), clipSkip);
         Encoded uncond = encode(pad(u1, k, true), pad(u2, k, false), clipSkip);
-        if (family == Family.SDXL || family == Family.SDXL_REFINER) {
+        if (twoEncoders()) {
             return new Conditioning(cond.context(), uncond.context(), added(cond.pooled(), height, width, 6f),
                     added(uncond.pooled(), height, width, 2.5f));
         }
@@ -68,7 +68,16 @@ public final class TextConditioner {
 
     /** One prompt's context with diffusers syntax: what the pipeline golden cases compare. */
     public Encoded encodeOne(String prompt, Syntax syntax, int clipSkip) {
-        return encode(chunks(prompt, syntax, padOf(true)), chunks(prompt, syntax, padOf(false)), clipSkip);
+        return encode(chunks(prompt, syntax, padOf(true)), secondChunks(prompt, syntax), clipSkip);
+    }
+
+    private boolean twoEncoders() {
+        return family == Family.SDXL || family == Family.SDXL_REFINER;
+    }
+
+    /** text_encoder_2's chunks (OpenCLIP pads with 0), SDXL only; null for the one-encoder families. */
+    private List<PromptChunks.Chunk> secondChunks(String prompt, Syntax syntax) {
+        return twoEncoders() ? chunks(prompt, syntax, padOf(false)) : null;
     }
 
     private int padOf(boolean first) {
@@ -87,7 +96,7 @@ public final class TextConditioner {
     }
 
     private List<PromptChunks.Chunk> pad(List<PromptChunks.Chunk> chunks, int k, boolean first) {
-        if (chunks.size() >= k) return chunks;
+        if (chunks == null || chunks.size() >= k) return chunks;
         List<PromptChunks.Chunk> out = new ArrayList<>(chunks);
         List<PromptChunks.Chunk> empty = PromptChunks.of("", tokenizer::bpe, padOf(first));
         while (out.size() < k) out.add(empty.getFirst());

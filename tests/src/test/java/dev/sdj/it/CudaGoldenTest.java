@@ -6,7 +6,6 @@ import dev.sdj.bindings.CudaLibraries.Library;
 import dev.sdj.core.DType;
 import dev.sdj.cuda.Cuda;
 import dev.sdj.golden.CaseResult;
-import dev.sdj.golden.GoldenCase;
 import dev.sdj.golden.GoldenRunner;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

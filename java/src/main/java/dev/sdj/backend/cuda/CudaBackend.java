@@ -762,7 +762,12 @@ public final class CudaBackend implements Backend, dev.sdj.backend.StepIndexedOp
             dev.sdj.cuda.CudaGraph graph = captureNow(step);
             return stepGraph(graph, true);
         }
-        graphs.keySet().removeIf(k -> !((java.util.List<?>) k.get(1)).get(0).equals(position.get(0))); // an older arena
+        // Graphs of an older arena point at memory that is gone: free them.
+        graphs.entrySet().removeIf(e -> {
+            boolean stale = !((java.util.List<?>) e.getKey().get(1)).get(0).equals(position.get(0));
+            if (stale) e.getValue().close();
+            return stale;
+        });
         java.util.List<Object> k = java.util.List.of(key, position);
         dev.sdj.cuda.CudaGraph graph = graphs.get(k);
         if (graph == null) {

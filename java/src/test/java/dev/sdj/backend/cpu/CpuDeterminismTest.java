@@ -4,6 +4,7 @@ import dev.sdj.core.Layout;
 import dev.sdj.core.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
@@ -21,20 +22,19 @@ class CpuDeterminismTest {
     void activationsAndSoftmaxGiveTheSameBitsColdAndWarm() {
         CpuBackend b = new CpuBackend();
         Random rnd = new Random(3);
-        float[] v = new float[4099]; // not a multiple of any vector length: tails too
+        float[] v = new float[4098]; // not a multiple of any vector length: tails too
         for (int i = 0; i < v.length; i++) v[i] = (float) (rnd.nextGaussian() * 4);
-        Tensor x = Tensor.of(v, Layout.PLAIN, 1, v.length);
-        Tensor rows = Tensor.of(v.clone(), Layout.PLAIN, 4099, 1).reshape(Layout.PLAIN, 1, 4099);
         List<Function<Tensor, Tensor>> ops = List.of(b::silu, t -> b.gelu(t, false), t -> b.gelu(t, true), b::quickGelu,
-                b::softmax, t -> b.geglu(Tensor.of(java.util.Arrays.copyOf(v, 4098), Layout.PLAIN, 1, 4098)));
+                b::softmax, b::geglu);
+        Tensor x = Tensor.of(v, Layout.PLAIN, 1, v.length);
         float[][] cold = new float[ops.size()][];
-        for (int i = 0; i < ops.size(); i++) cold[i] = ops.get(i).apply(i == 4 ? rows : x).toFloatArray();
-        Tensor small = Tensor.of(new float[256], Layout.PLAIN, 1, 256);
+        for (int i = 0; i < ops.size(); i++) cold[i] = ops.get(i).apply(x).toFloatArray();
+        Tensor small = Tensor.of(Arrays.copyOf(v, 256), Layout.PLAIN, 1, 256);
         for (int rep = 0; rep < 3000; rep++) {
-            for (Function<Tensor, Tensor> op : ops.subList(0, 5)) op.apply(small);
+            for (Function<Tensor, Tensor> op : ops) op.apply(small);
         }
         for (int i = 0; i < ops.size(); i++) {
-            assertArrayEquals(cold[i], ops.get(i).apply(i == 4 ? rows : x).toFloatArray(), "op " + i + " cold vs warm");
+            assertArrayEquals(cold[i], ops.get(i).apply(x).toFloatArray(), "op " + i + " cold vs warm");
         }
     }
 }
