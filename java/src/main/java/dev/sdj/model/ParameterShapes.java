@@ -4,6 +4,7 @@ import dev.sdj.core.Tensor;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The parameters a config's model needs, by diffusers name, with their shapes: the model's own
@@ -19,14 +20,17 @@ public final class ParameterShapes implements Weights {
     private ParameterShapes() {}
 
     public static Map<String, int[]> unet(UNet2DConditionConfig config) {
-        ParameterShapes p = new ParameterShapes();
-        new UNet2DConditionModel(config, p, null);
-        return Collections.unmodifiableMap(p.shapes);
+        return of(w -> new UNet2DConditionModel(config, w, null));
     }
 
     public static Map<String, int[]> vae(AutoencoderKLConfig config) {
+        return of(w -> new AutoencoderKL(config, w, null));
+    }
+
+    /** What {@code build} asks for: it constructs a model from the given weights without a backend. */
+    public static Map<String, int[]> of(Consumer<Weights> build) {
         ParameterShapes p = new ParameterShapes();
-        new AutoencoderKL(config, p, null);
+        build.accept(p);
         return Collections.unmodifiableMap(p.shapes);
     }
 

@@ -48,15 +48,7 @@ public final class PhiloxGenerator implements NoiseSource {
     /** {@code Generator.randn(shape)}: float32 normals in C order, then offset += 1. */
     @Override
     public synchronized float[] randn(int... shape) {
-        long numel = 1;
-        for (int d : shape) {
-            if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + java.util.Arrays.toString(shape));
-            numel *= d;
-        }
-        if (numel > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("too many elements for one array: " + numel);
-        }
-        int n = (int) numel;
+        int n = Rngs.numel(shape);
         int key0 = (int) seed;
         int key1 = (int) (seed >>> 32);
         int off = (int) offset; // counter[0] = self.offset, stored as uint32

@@ -28,4 +28,17 @@ public final class Rngs {
                     "unknown random number source '" + name + "'; sdj has: " + String.join(", ", NAMES));
         };
     }
+
+    /** The element count of {@code shape}, as one Java array can hold it. */
+    static int numel(int... shape) {
+        long numel = 1;
+        for (int d : shape) {
+            if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + java.util.Arrays.toString(shape));
+            numel *= d;
+        }
+        if (numel > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("too many elements for one array: " + numel);
+        }
+        return (int) numel;
+    }
 }

@@ -98,15 +98,7 @@ public final class TorchCpuGenerator implements NoiseSource {
     /** {@code torch.randn(shape, generator=this, dtype=torch.float32)}, contiguous (NCHW order). */
     @Override
     public synchronized float[] randn(int... shape) {
-        long numel = 1;
-        for (int d : shape) {
-            if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + java.util.Arrays.toString(shape));
-            numel *= d;
-        }
-        if (numel > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("too many elements for one array: " + numel);
-        }
-        int size = (int) numel;
+        int size = Rngs.numel(shape);
         float[] data = new float[size];
         // normal_kernel: float, size >= 16 and contiguous -> normal_fill(_AVX2); else normal_distribution<double>.
         if (size >= 16) {

@@ -7,63 +7,19 @@ package dev.sdj.sched;
  * num_train_timesteps, beta_*, prediction_type (epsilon, v_prediction), timestep_spacing (default
  * linspace), steps_offset. This class has no Karras option in diffusers v0.24.0.
  */
-public final class EulerAncestralDiscreteScheduler implements Scheduler {
-    private final SchedulerConfig config;
-    private final float[] trainSigmas;
-    private final int numTrain, stepsOffset;
-    private final String spacing, prediction;
+public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
 
-    private float[] timesteps, sigmas;
-
+    /** prediction_type sample is refused, as diffusers does ("not implemented yet"). */
     public EulerAncestralDiscreteScheduler(SchedulerConfig c) {
-        config = c;
-        trainSigmas = SigmaSchedules.trainSigmas(TrainSchedule.of(c, false).alphasCumprod());
-        numTrain = c.getInt("num_train_timesteps", 1000);
-        stepsOffset = c.getInt("steps_offset", 0);
-        spacing = SigmaSchedules.timestepSpacing(c, className(), SigmaSchedules.LINSPACE);
-        // diffusers: "prediction_type not implemented yet: sample"
-        prediction = SigmaSchedules.predictionType(c, className(), "epsilon", "v_prediction");
-    }
-
-    @Override
-    public String className() {
-        return "EulerAncestralDiscreteScheduler";
-    }
-
-    @Override
-    public SchedulerConfig config() {
-        return config;
+        super("EulerAncestralDiscreteScheduler", c, "epsilon", "v_prediction");
     }
 
     @Override
     public void setTimesteps(int steps) {
-        if (steps < 1) throw new IllegalArgumentException(className() + ": steps must be ≥ 1, is " + steps);
-        float[] t = SigmaSchedules.sigmaTimesteps(spacing, numTrain, steps, stepsOffset);
+        float[] t = spacedTimesteps(steps);
         double[] s = SigmaSchedules.interp(t, trainSigmas);
-        sigmas = new float[s.length + 1];
-        for (int i = 0; i < s.length; i++) sigmas[i] = (float) s[i];
+        sigmas = withFinalZero(s);
         timesteps = t;
-    }
-
-    @Override
-    public float[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public float[] sigmas() {
-        return sigmas.clone();
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return SigmaSchedules.initNoiseSigma(sigmas, spacing);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.scaleBySigma(sample, sigmas[i]);
     }
 
     /** Refused: the step draws noise of the latents' NCHW shape, which only the 5-argument step knows. */
@@ -96,11 +52,5 @@ public final class EulerAncestralDiscreteScheduler implements Scheduler {
             prev[k] = p + z[k] * up;
         }
         return new StepOutput(prev, x0);
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.addSigmaNoise(original, noise, sigmas[SigmaSchedules.uniqueIndex(timesteps, i, className())]);
     }
 }

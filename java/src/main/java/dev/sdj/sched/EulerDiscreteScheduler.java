@@ -7,23 +7,12 @@ package dev.sdj.sched;
  * with sigma_min/sigma_max, timestep_spacing (default linspace), steps_offset, timestep_type
  * (discrete, or continuous with v_prediction: timesteps 0.25·ln σ).
  */
-public final class EulerDiscreteScheduler implements Scheduler {
-    private final SchedulerConfig config;
-    private final float[] trainSigmas;
-    private final int numTrain, stepsOffset;
-    private final String spacing, prediction;
+public final class EulerDiscreteScheduler extends SigmaScheduler {
     private final boolean karras, continuousTimesteps;
     private final Double sigmaMin, sigmaMax;
 
-    private float[] timesteps, sigmas;
-
     public EulerDiscreteScheduler(SchedulerConfig c) {
-        config = c;
-        trainSigmas = SigmaSchedules.trainSigmas(TrainSchedule.of(c, false).alphasCumprod());
-        numTrain = c.getInt("num_train_timesteps", 1000);
-        stepsOffset = c.getInt("steps_offset", 0);
-        spacing = SigmaSchedules.timestepSpacing(c, className(), SigmaSchedules.LINSPACE);
-        prediction = SigmaSchedules.predictionType(c, className(), "epsilon", "v_prediction", "sample", "original_sample");
+        super("EulerDiscreteScheduler", c, "epsilon", "v_prediction", "sample", "original_sample");
         String interpolation = c.getString("interpolation_type", "linear");
         if (!interpolation.equals("linear")) {
             // v0.24.0's log_linear branch builds a torch tensor and then calls torch.from_numpy on it,
@@ -38,60 +27,25 @@ public final class EulerDiscreteScheduler implements Scheduler {
         }
         continuousTimesteps = timestepType.equals("continuous") && prediction.equals("v_prediction");
         karras = c.getBool("use_karras_sigmas", false);
-        sigmaMin = c.has("sigma_min") ? c.getDouble("sigma_min", 0) : null;
-        sigmaMax = c.has("sigma_max") ? c.getDouble("sigma_max", 0) : null;
-    }
-
-    @Override
-    public String className() {
-        return "EulerDiscreteScheduler";
-    }
-
-    @Override
-    public SchedulerConfig config() {
-        return config;
+        sigmaMin = optionalSigma(c, "sigma_min");
+        sigmaMax = optionalSigma(c, "sigma_max");
     }
 
     @Override
     public void setTimesteps(int steps) {
-        if (steps < 1) throw new IllegalArgumentException(className() + ": steps must be ≥ 1, is " + steps);
-        float[] t = SigmaSchedules.sigmaTimesteps(spacing, numTrain, steps, stepsOffset);
+        float[] t = spacedTimesteps(steps);
         double[] s = SigmaSchedules.interp(t, trainSigmas);
         if (karras) {
             s = SigmaSchedules.karras(s, steps, sigmaMin, sigmaMax);
-            float[] logSigmas = SigmaSchedules.log(trainSigmas);
-            t = new float[s.length];
-            for (int i = 0; i < s.length; i++) t[i] = (float) SigmaSchedules.sigmaToT(s[i], logSigmas);
+            t = timestepsOf(s);
         }
-        sigmas = new float[s.length + 1]; // torch.cat([sigmas, zeros(1)])
-        for (int i = 0; i < s.length; i++) sigmas[i] = (float) s[i];
+        sigmas = withFinalZero(s);
         if (continuousTimesteps) {
             // torch.Tensor([0.25 * sigma.log() for sigma in sigmas]): float32 log of the float32 sigmas
             t = new float[s.length];
             for (int i = 0; i < s.length; i++) t[i] = 0.25f * (float) Math.log(sigmas[i]);
         }
         timesteps = t;
-    }
-
-    @Override
-    public float[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public float[] sigmas() {
-        return sigmas.clone();
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return SigmaSchedules.initNoiseSigma(sigmas, spacing);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.scaleBySigma(sample, sigmas[i]);
     }
 
     /** The Euler step without the noise draw diffusers makes (see the 5-argument step). */
@@ -121,11 +75,5 @@ public final class EulerDiscreteScheduler implements Scheduler {
         SigmaSchedules.checkIndex(timesteps, i, className());
         if (noise != null) noise.randn(shape);
         return step(modelOutput, i, sample, noise);
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.addSigmaNoise(original, noise, sigmas[SigmaSchedules.uniqueIndex(timesteps, i, className())]);
     }
 }

@@ -14,16 +14,11 @@ import java.util.Map;
  * clip_sample_range, use_karras_sigmas (with sigma_min/sigma_max when the config has them),
  * timestep_spacing (default linspace), steps_offset.
  */
-public final class HeunDiscreteScheduler implements Scheduler {
-    private final SchedulerConfig config;
-    private final float[] trainSigmas;
-    private final int numTrain, stepsOffset;
-    private final String spacing, prediction;
+public final class HeunDiscreteScheduler extends SigmaScheduler {
     private final boolean karras, clipSample;
     private final float clipRange;
     private final Double sigmaMin, sigmaMax;
 
-    private float[] timesteps, sigmas;
     // Between the two halves of a step: the first half's slope, step size and starting sample
     // (dt == NaN: the next call is a first half, diffusers' state_in_first_order).
     private float[] prevDerivative, firstSample;
@@ -33,29 +28,14 @@ public final class HeunDiscreteScheduler implements Scheduler {
     private final Map<Float, Integer> indexCounter = new HashMap<>();
 
     public HeunDiscreteScheduler(SchedulerConfig c) {
-        config = c;
-        trainSigmas = SigmaSchedules.trainSigmas(TrainSchedule.of(c, false).alphasCumprod());
-        numTrain = c.getInt("num_train_timesteps", 1000);
-        stepsOffset = c.getInt("steps_offset", 0);
-        spacing = SigmaSchedules.timestepSpacing(c, className(), SigmaSchedules.LINSPACE);
-        prediction = SigmaSchedules.predictionType(c, className(), "epsilon", "v_prediction", "sample");
+        super("HeunDiscreteScheduler", c, "epsilon", "v_prediction", "sample");
         karras = c.getBool("use_karras_sigmas", false);
         clipSample = c.getBool("clip_sample", false);
         clipRange = (float) c.getDouble("clip_sample_range", 1.0);
         // _convert_to_karras reads sigma_min/sigma_max where the config has them (hasattr), even
         // though Heun's constructor does not take them.
-        sigmaMin = c.has("sigma_min") ? c.getDouble("sigma_min", 0) : null;
-        sigmaMax = c.has("sigma_max") ? c.getDouble("sigma_max", 0) : null;
-    }
-
-    @Override
-    public String className() {
-        return "HeunDiscreteScheduler";
-    }
-
-    @Override
-    public SchedulerConfig config() {
-        return config;
+        sigmaMin = optionalSigma(c, "sigma_min");
+        sigmaMax = optionalSigma(c, "sigma_max");
     }
 
     @Override
@@ -65,28 +45,19 @@ public final class HeunDiscreteScheduler implements Scheduler {
 
     @Override
     public void setTimesteps(int steps) {
-        if (steps < 1) throw new IllegalArgumentException(className() + ": steps must be ≥ 1, is " + steps);
-        float[] t = SigmaSchedules.sigmaTimesteps(spacing, numTrain, steps, stepsOffset);
+        float[] t = spacedTimesteps(steps);
         double[] s = SigmaSchedules.interp(t, trainSigmas);
         if (karras) {
             s = SigmaSchedules.karras(s, steps, sigmaMin, sigmaMax);
-            float[] logSigmas = SigmaSchedules.log(trainSigmas);
-            t = new float[s.length];
-            for (int i = 0; i < s.length; i++) t[i] = (float) SigmaSchedules.sigmaToT(s[i], logSigmas);
+            t = timestepsOf(s);
         }
         int m = s.length;
         // sigmas = cat([σ[:1], σ[1:-1].repeat_interleave(2), σ[-1:]]) over σ with its final 0
-        float[] withZero = new float[m + 1];
-        for (int i = 0; i < m; i++) withZero[i] = (float) s[i];
-        List<Float> sg = new ArrayList<>();
-        sg.add(withZero[0]);
-        for (int i = 1; i < m; i++) {
-            sg.add(withZero[i]);
-            sg.add(withZero[i]);
-        }
-        sg.add(withZero[m]);
-        sigmas = new float[sg.size()];
-        for (int i = 0; i < sigmas.length; i++) sigmas[i] = sg.get(i);
+        float[] withZero = withFinalZero(s);
+        sigmas = new float[2 * m];
+        sigmas[0] = withZero[0];
+        for (int i = 1; i < m; i++) sigmas[2 * i - 1] = sigmas[2 * i] = withZero[i];
+        sigmas[2 * m - 1] = withZero[m];
         // timesteps = cat([t[:1], t[1:].repeat_interleave(2)])
         timesteps = new float[2 * m - 1];
         timesteps[0] = t[0];
@@ -95,27 +66,6 @@ public final class HeunDiscreteScheduler implements Scheduler {
         firstSample = null;
         dt = Float.NaN;
         indexCounter.clear();
-    }
-
-    @Override
-    public float[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public float[] sigmas() {
-        return sigmas.clone();
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return SigmaSchedules.initNoiseSigma(sigmas, spacing);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.scaleBySigma(sample, sigmas[i]);
     }
 
     @Override

@@ -12,7 +12,7 @@ import java.util.List;
  * diffusers evaluates them with scipy.integrate.quad; the integrands are polynomials of degree ≤ 3,
  * which 4-point Gauss–Legendre integrates exactly (up to rounding), so no adaptive quadrature is needed.
  */
-public final class LMSDiscreteScheduler implements Scheduler {
+public final class LMSDiscreteScheduler extends SigmaScheduler {
     /** step()'s default order in diffusers (pipelines do not pass another). */
     public static final int ORDER = 4;
 
@@ -23,72 +23,27 @@ public final class LMSDiscreteScheduler implements Scheduler {
     private static final double[] GL_W = {
         (18 - Math.sqrt(30)) / 36, (18 + Math.sqrt(30)) / 36, (18 + Math.sqrt(30)) / 36, (18 - Math.sqrt(30)) / 36};
 
-    private final SchedulerConfig config;
-    private final float[] trainSigmas;
-    private final int numTrain, stepsOffset;
-    private final String spacing, prediction;
     private final boolean karras;
 
-    private float[] timesteps, sigmas;
     private final List<float[]> derivatives = new ArrayList<>();
 
     public LMSDiscreteScheduler(SchedulerConfig c) {
-        config = c;
-        trainSigmas = SigmaSchedules.trainSigmas(TrainSchedule.of(c, false).alphasCumprod());
-        numTrain = c.getInt("num_train_timesteps", 1000);
-        stepsOffset = c.getInt("steps_offset", 0);
-        spacing = SigmaSchedules.timestepSpacing(c, className(), SigmaSchedules.LINSPACE);
-        prediction = SigmaSchedules.predictionType(c, className(), "epsilon", "v_prediction", "sample");
+        super("LMSDiscreteScheduler", c, "epsilon", "v_prediction", "sample");
         karras = c.getBool("use_karras_sigmas", false);
     }
 
     @Override
-    public String className() {
-        return "LMSDiscreteScheduler";
-    }
-
-    @Override
-    public SchedulerConfig config() {
-        return config;
-    }
-
-    @Override
     public void setTimesteps(int steps) {
-        if (steps < 1) throw new IllegalArgumentException(className() + ": steps must be ≥ 1, is " + steps);
-        float[] t = SigmaSchedules.sigmaTimesteps(spacing, numTrain, steps, stepsOffset);
+        float[] t = spacedTimesteps(steps);
         double[] s = SigmaSchedules.interp(t, trainSigmas);
         if (karras) {
             // LMS's copy of _convert_to_karras ignores the config's sigma_min/sigma_max.
             s = SigmaSchedules.karras(s, steps, null, null);
-            float[] logSigmas = SigmaSchedules.log(trainSigmas);
-            t = new float[s.length];
-            for (int i = 0; i < s.length; i++) t[i] = (float) SigmaSchedules.sigmaToT(s[i], logSigmas);
+            t = timestepsOf(s);
         }
-        sigmas = new float[s.length + 1];
-        for (int i = 0; i < s.length; i++) sigmas[i] = (float) s[i];
+        sigmas = withFinalZero(s);
         timesteps = t;
         derivatives.clear();
-    }
-
-    @Override
-    public float[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public float[] sigmas() {
-        return sigmas.clone();
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return SigmaSchedules.initNoiseSigma(sigmas, spacing);
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.scaleBySigma(sample, sigmas[i]);
     }
 
     @Override
@@ -138,11 +93,5 @@ public final class LMSDiscreteScheduler implements Scheduler {
             sum += GL_W[q] * prod;
         }
         return sum * half;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int i) {
-        SigmaSchedules.checkIndex(timesteps, i, className());
-        return SigmaSchedules.addSigmaNoise(original, noise, sigmas[SigmaSchedules.uniqueIndex(timesteps, i, className())]);
     }
 }

@@ -5,6 +5,7 @@ import dev.sdj.core.Tensor;
 import dev.sdj.io.checkpoint.Checkpoint;
 import dev.sdj.io.checkpoint.CheckpointWeights;
 import dev.sdj.io.checkpoint.LdmKeyMap;
+import dev.sdj.model.ParameterShapes;
 import dev.sdj.model.Params;
 import dev.sdj.model.RandomWeights;
 import dev.sdj.model.SafeTensorsWeights;
@@ -15,8 +16,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -240,35 +239,11 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** The parameters {@code config}'s model needs, by transformers name, with their shapes (no memory used). */
     public static Map<String, int[]> parameterShapes(CLIPTextConfig config) {
-        ShapeNotes notes = new ShapeNotes();
-        new CLIPTextModel(config, notes, null);
-        return Collections.unmodifiableMap(notes.shapes);
+        return ParameterShapes.of(w -> new CLIPTextModel(config, w, null));
     }
 
     public static long parameterCount(CLIPTextConfig config) {
-        long n = 0;
-        for (int[] s : parameterShapes(config).values()) n += Tensor.numel(s);
-        return n;
-    }
-
-    /** Weights that only note what is asked for (the model is built without a backend and never run). */
-    private static final class ShapeNotes implements Weights {
-        private static final Tensor PLACEHOLDER = Tensor.of(new float[1], 1);
-        final Map<String, int[]> shapes = new LinkedHashMap<>();
-
-        @Override
-        public Tensor get(String name, int... shape) {
-            shapes.put(name, shape.clone());
-            return PLACEHOLDER;
-        }
-
-        @Override
-        public String source() {
-            return "parameter shapes";
-        }
-
-        @Override
-        public void close() {}
+        return ParameterShapes.count(parameterShapes(config));
     }
 
     /** A host (B, L) integer tensor of token ids as int rows. */
